@@ -1,0 +1,62 @@
+"""A Python generator of the 20 bAbI tasks (Weston et al. 2015, "Towards AI-Complete Question Answering").
+
+``generate_task`` makes the records of one task; ``write_tasks`` writes them in the release's file layout, so every
+reader of a bAbI directory reads generated data too. Output depends only on (seed, task, split), never on the order
+tasks are generated in.
+"""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from memnets.data.generator.common import Knobs, Line, StoryMaker, format_story
+from memnets.data.generator.logic_tasks import STORY_MAKERS as _LOGIC
+from memnets.data.generator.world_tasks import STORY_MAKERS as _WORLD
+
+# Task names exactly as in the release's file names (qa1_single-supporting-fact_train.txt, ...).
+TASK_NAMES = {
+    1: "single-supporting-fact", 2: "two-supporting-facts", 3: "three-supporting-facts", 4: "two-arg-relations",
+    5: "three-arg-relations", 6: "yes-no-questions", 7: "counting", 8: "lists-sets", 9: "simple-negation",
+    10: "indefinite-knowledge", 11: "basic-coreference", 12: "conjunction", 13: "compound-coreference",
+    14: "time-reasoning", 15: "basic-deduction", 16: "basic-induction", 17: "positional-reasoning",
+    18: "size-reasoning", 19: "path-finding", 20: "agents-motivations",
+}
+
+STORY_MAKERS: dict[int, StoryMaker] = {**_WORLD, **_LOGIC}
+
+
+def generate_task(task: int, n_questions: int, seed: int, split: str, knobs: Knobs | None = None) -> list[list[Line]]:
+    """Stories of one task holding exactly ``n_questions`` questions (the last story is cut after the last one)."""
+    if task not in STORY_MAKERS:
+        raise ValueError(f"no generator for task {task}; tasks are 1-20")
+    rng = random.Random(f"babi-{seed}-{task}-{split}")  # string seeds hash stably, independent of other tasks
+    knobs = knobs or Knobs()
+    stories, count = [], 0
+    while count < n_questions:
+        story = STORY_MAKERS[task](rng, knobs)
+        kept = []
+        for line in story:
+            kept.append(line)
+            if line.answer is not None:
+                count += 1
+                if count == n_questions:
+                    break
+        stories.append(kept)
+    return stories
+
+
+def write_tasks(out: str | Path, tasks: list[int], n_questions: int, seed: int, knobs: Knobs | None = None,
+                test_questions: int | None = None) -> list[Path]:
+    """Write ``qaN_<name>_{train,test}.txt`` for each task into ``out``; returns the paths written."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for task in tasks:
+        for split, n in (("train", n_questions), ("test", test_questions or n_questions)):
+            path = out / f"qa{task}_{TASK_NAMES[task]}_{split}.txt"
+            text = "".join(format_story(s) for s in generate_task(task, n, seed, split, knobs))
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(path)
+            written.append(path)
+    return written
