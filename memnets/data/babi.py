@@ -1,0 +1,158 @@
+"""Reading the bAbI question-answering tasks (Weston et al. 2015, release v1.2) into question records.
+
+The release's format: each line is ``<id> <sentence>``; ids restart at 1 with every new story; a question line is
+``<id> <question><TAB><answer><TAB><supporting ids>``. Every question becomes one :class:`QARecord` holding the
+statements before it, so a story with five questions gives five records.
+
+A bAbI directory is either laid out like the release (``root/en/qa1_single-supporting-fact_train.txt``,
+``root/en-valid/qa1_valid.txt``, ...), a folder holding ``qaN_*`` files directly (what ``memnets generate``
+writes), or the release tarball ``tasks_1-20_v1-2.tar.gz`` itself.
+"""
+from __future__ import annotations
+
+import re
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+VARIANTS = ("en", "en-10k", "en-valid", "en-valid-10k")
+TASKS = range(1, 21)
+
+
+class DataError(ValueError):
+    """Bad or missing data; the message names the file (and line) and what was expected."""
+
+
+@dataclass(frozen=True)
+class QARecord:
+    """One question with the story that precedes it."""
+
+    story: tuple[str, ...]  # statements before the question, oldest first, as written in the file
+    question: str
+    answer: str  # as written: "bathroom", "apple,football" (task 8), "s,e" (task 19)
+    supports: tuple[int, ...]  # 0-based indices into ``story``
+    task: int
+
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case words with punctuation stripped, as in the papers: "Where is Mary?" -> [where, is, mary]."""
+    return _TOKEN.findall(text.lower())
+
+
+def parse_babi(text: str, source: str, task: int) -> list[QARecord]:
+    """Parse the text of one bAbI file; ``source`` names the file in error messages."""
+    if not text.strip():
+        raise DataError(f"{source}: the file is empty; expected bAbI lines '<id> <sentence>'")
+    records: list[QARecord] = []
+    statements: list[str] = []
+    index_of_id: dict[int, int] = {}  # line id -> index in ``statements`` (questions have none)
+    previous_id = 0
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        where = f"{source}:{lineno}"
+        head, _, rest = raw.partition(" ")
+        if not head.isdigit() or not rest.strip():
+            raise DataError(f"{where}: expected '<id> <sentence>', got {raw[:60]!r}")
+        line_id = int(head)
+        if line_id == 1:
+            statements, index_of_id = [], {}
+        elif line_id != previous_id + 1:
+            raise DataError(f"{where}: line id {line_id} follows id {previous_id}; ids count up from 1 in each story")
+        previous_id = line_id
+        if "\t" not in rest:
+            if rest.rstrip().endswith("?"):
+                raise DataError(f"{where}: question without a tab; expected '<question>\\t<answer>\\t<supporting ids>'")
+            index_of_id[line_id] = len(statements)
+            statements.append(rest.strip())
+            continue
+        fields = rest.split("\t")
+        if len(fields) != 3 or not fields[1].strip():
+            raise DataError(f"{where}: expected '<question>\\t<answer>\\t<supporting ids>', got {len(fields)} fields")
+        question, answer, support_text = (f.strip() for f in fields)
+        supports = []
+        for token in support_text.split():
+            if not token.isdigit() or int(token) not in index_of_id:
+                raise DataError(f"{where}: supporting id {token!r} does not name an earlier statement of this story "
+                                f"(statements so far: {sorted(index_of_id) or 'none'})")
+            supports.append(index_of_id[int(token)])
+        records.append(QARecord(tuple(statements), question, answer.lower(), tuple(supports), task))
+    if not records:
+        raise DataError(f"{source}: no questions found; expected lines '<id> <question>\\t<answer>\\t<ids>'")
+    return records
+
+
+def decode(data: bytes, source: str) -> str:
+    """UTF-8 text of a file, or a DataError naming the line of the first bad byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise DataError(f"{source}:{line}: byte {data[err.start]:#04x} is not UTF-8 text") from None
+
+
+def _pattern(task: int, split: str) -> re.Pattern:
+    # "qa1_single-supporting-fact_train.txt" (en, en-10k, generated) and "qa1_train.txt" (en-valid*).
+    return re.compile(rf"qa{task}_(?:[a-z-]+_)?{split}\.txt$")
+
+
+def read_split(root: str | Path, task: int, split: str, variant: str = "en") -> list[QARecord]:
+    """Records of one task and split ("train", "valid" or "test") from a bAbI directory or tarball."""
+    if task not in TASKS:
+        raise DataError(f"task {task} does not exist; bAbI tasks are numbered 1-20")
+    if variant not in VARIANTS:
+        raise DataError(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+    root = Path(root)
+    pattern = _pattern(task, split)
+    if root.is_file() and root.name.endswith((".tar.gz", ".tgz", ".tar")):
+        with tarfile.open(root) as tar:
+            for member in tar.getmembers():
+                parts = member.name.split("/")
+                if member.isfile() and len(parts) >= 2 and parts[-2] == variant and pattern.match(parts[-1]):
+                    source = f"{root}:{member.name}"
+                    return parse_babi(decode(tar.extractfile(member).read(), source), source, task)
+        raise DataError(f"{root}: no file for task {task} ({split}) in folder {variant}/ of the archive")
+    if not root.is_dir():
+        raise DataError(f"bAbI data not found at {root}: expected a directory or the release tarball")
+    folder = root / variant if (root / variant).is_dir() else root
+    matches = sorted(p for p in folder.iterdir() if pattern.match(p.name))
+    if not matches:
+        raise DataError(f"{folder}: no file for task {task} ({split}); expected qa{task}_<name>_{split}.txt")
+    return parse_babi(decode(matches[0].read_bytes(), str(matches[0])), str(matches[0]), task)
+
+
+def load_splits(root: str | Path, tasks: list[int], variant: str = "en",
+                valid_fraction: float = 0.1) -> dict[str, list[QARecord]]:
+    """Train, valid and test records of ``tasks``. Variants without a valid file (``en``, ``en-10k``, generated
+    data) hold out the last ``valid_fraction`` of each task's training questions, as the authors' code does."""
+    splits: dict[str, list[QARecord]] = {"train": [], "valid": [], "test": []}
+    for task in tasks:
+        train = read_split(root, task, "train", variant)
+        if variant.startswith("en-valid"):
+            valid = read_split(root, task, "valid", variant)
+        else:
+            cut = len(train) - max(1, round(len(train) * valid_fraction))
+            train, valid = train[:cut], train[cut:]
+        splits["train"] += train
+        splits["valid"] += valid
+        splits["test"] += read_split(root, task, "test", variant)
+    return splits
+
+
+def parse_tasks(spec: str) -> list[int]:
+    """Task numbers from "1", "1,2,5", "1-20" or "all"; a DataError names a task that does not exist."""
+    if spec.strip().lower() == "all":
+        return list(TASKS)
+    tasks: list[int] = []
+    for part in spec.split(","):
+        lo, _, hi = part.strip().partition("-")
+        if not lo.isdigit() or (hi and not hi.isdigit()):
+            raise DataError(f"bad task list {spec!r}; expected e.g. 1, 1,2,5, 1-20 or all")
+        for t in range(int(lo), int(hi or lo) + 1):
+            if t not in TASKS:
+                raise DataError(f"task {t} does not exist; bAbI tasks are numbered 1-20")
+            tasks.append(t)
+    return sorted(set(tasks))

@@ -1,0 +1,69 @@
+"""Records to padded tensors: the last stage of the data pipeline, and the only form models ever see.
+
+Memory holds the most recent ``memory_size`` statements, oldest first, left-aligned. ``time`` gives each slot its
+distance from the question (1 = the most recent statement, as Sukhbaatar et al. 2015 §4.1 index sentences in
+reverse order) and 0 for an empty slot, so ``time > 0`` is the memory mask.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import torch
+
+from memnets.data.babi import QARecord, tokenize
+from memnets.data.vocab import Vocab
+
+
+@dataclass
+class Batch:
+    """Padded tensors for N questions; index it with a tensor of question indices to take a batch."""
+
+    story: torch.Tensor  # (N, M, J) word ids, 0 = padding
+    query: torch.Tensor  # (N, Jq) word ids
+    time: torch.Tensor  # (N, M) 1 = most recent statement, 0 = empty slot
+    answer: torch.Tensor  # (N,) answer word id
+    supports: torch.Tensor  # (N, S) memory slots of the supporting facts, -1 = none (or outside the memory)
+    task: torch.Tensor  # (N,) bAbI task number
+
+    def __len__(self) -> int:
+        return self.answer.shape[0]
+
+    def __getitem__(self, index: torch.Tensor) -> Batch:
+        return Batch(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+
+def vectorize(records: list[QARecord], vocab: Vocab, memory_size: int = 50) -> Batch:
+    """Pad records into a :class:`Batch`; M is the longest memory actually needed (at most ``memory_size``)."""
+    if memory_size < 1:
+        raise ValueError(f"memory_size must be at least 1, got {memory_size}")
+    ids: dict[str, list[int]] = {}  # a story's sentences recur in every later question's record; encode once
+
+    def encode(sentence: str) -> list[int]:
+        if sentence not in ids:
+            ids[sentence] = vocab.encode(tokenize(sentence)) or [1]
+        return ids[sentence]
+
+    stories, queries, supports = [], [], []
+    for r in records:
+        start = max(0, len(r.story) - memory_size)
+        stories.append([encode(s) for s in r.story[start:]])
+        queries.append(vocab.encode(tokenize(r.question)) or [1])
+        supports.append([s - start for s in r.supports if s >= start])
+    n = len(records)
+    m = max(1, max(len(s) for s in stories))
+    j = max(1, max((len(w) for s in stories for w in s), default=1))
+    story = np.zeros((n, m, j), dtype=np.int64)
+    time = np.zeros((n, m), dtype=np.int64)
+    query = np.zeros((n, max(len(q) for q in queries)), dtype=np.int64)
+    support = np.full((n, max(1, max(len(s) for s in supports))), -1, dtype=np.int64)
+    for i, (s, q, sup) in enumerate(zip(stories, queries, supports)):
+        for slot, words in enumerate(s):
+            story[i, slot, : len(words)] = words
+        time[i, : len(s)] = np.arange(len(s), 0, -1)
+        query[i, : len(q)] = q
+        support[i, : len(sup)] = sup
+    answer = torch.tensor([vocab.index.get(r.answer, 1) for r in records])
+    task = torch.tensor([r.task for r in records])
+    return Batch(*(torch.from_numpy(a) for a in (story, query, time)), answer,
+                 torch.from_numpy(support), task)
