@@ -1,0 +1,47 @@
+"""Sentence encoders shared by the memory networks: bag of words and position encoding.
+
+Position encoding (Sukhbaatar et al. 2015, §4.1) weighs word j of a J-word sentence, in embedding dimension k of d,
+by l_kj = (1 - j/J) - (k/d)(1 - 2j/J) (1-based j and k). That weight splits as a_j + (k/d) g_j with a_j = 1 - j/J
+and g_j = 2j/J - 1, so a sentence's encoding is bag_a @ E + (k/d) * (bag_g @ E) = [bag_a, bag_g] @ [E; (k/d) E],
+where bag_a and bag_g are vocabulary-sized vectors holding each word's summed a_j and g_j. The encoder becomes one
+small dense matrix product, whose backward is a matrix product too, instead of a gather over every word and a
+scatter back into the embedding table (the slow part of a naive implementation on CPU).
+"""
+from __future__ import annotations
+
+import torch
+
+
+def sentence_bags(ids: torch.Tensor, vocab_size: int, position: bool) -> torch.Tensor:
+    """Word-weight features of sentences: (..., J) word ids -> (..., P*V), P = 2 with position encoding, else 1.
+
+    Padding (id 0) gets weight 0, so the nil word never contributes and its embedding row receives no gradient.
+    """
+    mask = (ids != 0).to(torch.float32)  # (..., J)
+    if position:
+        length = mask.sum(-1, keepdim=True).clamp(min=1)  # (..., 1) J of each sentence
+        j = torch.arange(1, ids.shape[-1] + 1, dtype=torch.float32)  # (J,)
+        a = (1 - j / length) * mask  # (..., J)
+        g = (2 * j / length - 1) * mask  # (..., J)
+        weights = torch.stack([a, g], dim=-2)  # (..., 2, J)
+        index = torch.stack([ids, ids + vocab_size], dim=-2)  # (..., 2, J) g-weights go to the second half
+    else:
+        weights, index = mask.unsqueeze(-2), ids.unsqueeze(-2)  # (..., 1, J)
+    bags = torch.zeros(*ids.shape[:-1], weights.shape[-2] * vocab_size, dtype=torch.float32)
+    return bags.scatter_add(-1, index.flatten(-2), weights.flatten(-2))  # (..., P*V)
+
+
+def position_weights(embedding: torch.Tensor, position: bool) -> torch.Tensor:
+    """The matrix that ``sentence_bags`` features multiply: (n, V, d) -> (n, P*V, d), i.e. [E; (k/d) E] for PE."""
+    if not position:
+        return embedding
+    d = embedding.shape[-1]
+    k = torch.arange(1, d + 1, dtype=torch.float32) / d  # (d,) the k/d factor of l_kj
+    return torch.cat([embedding, embedding * k], dim=-2)  # (n, 2V, d)
+
+
+def encode(features: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Encode with n matrices in one product: (..., F) features, (n, F, d) weights -> (..., n, d)."""
+    n, f, d = weights.shape
+    out = features.reshape(-1, f) @ weights.transpose(0, 1).reshape(f, n * d)  # (X, n*d)
+    return out.reshape(*features.shape[:-1], n, d)  # (..., n, d)

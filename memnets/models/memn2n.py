@@ -1,0 +1,111 @@
+"""End-To-End Memory Network (MemN2N): Sukhbaatar, Szlam, Weston, Fergus, "End-To-End Memory Networks", NIPS 2015.
+
+A question's embedding u attends over the story's memory vectors m_i, reads a weighted sum o of output vectors
+c_i, and updates u <- u + o (§2.1); K such hops are stacked (§2.2) and the final u predicts the answer word through
+W. The model takes padded tensors only (``memnets.data.tensors``); training settings (linear start, random noise,
+schedules) live in ``memnets.train``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from memnets.models.encoders import encode, position_weights, sentence_bags
+
+
+@dataclass(frozen=True)
+class MemN2NConfig:
+    vocab_size: int  # V, words including <nil> (id 0) and <unk> (id 1)
+    embed_dim: int = 20  # d: 20 per task, 50 joint (§4.2)
+    hops: int = 3  # K (§2.2; Table 1 uses 3)
+    memory_size: int = 50  # most recent sentences kept in memory (§4.1)
+    encoding: str = "position"  # "bow" or "position" (PE, §4.1)
+    temporal: bool = True  # temporal encoding T_A, T_C (§4.1)
+    tying: str = "adjacent"  # "adjacent" or "layerwise" (RNN-like) weight tying (§2.2)
+    relu: bool = False  # ReLU on the controller after each hop: Table 1's 10k "PE LS RN*" row, d = 100
+    init_std: float = 0.1  # weights drawn from N(0, 0.1^2) (§4.2)
+
+    def __post_init__(self):
+        if self.encoding not in ("bow", "position"):
+            raise ValueError(f"encoding must be 'bow' or 'position', got {self.encoding!r}")
+        if self.tying not in ("adjacent", "layerwise"):
+            raise ValueError(f"tying must be 'adjacent' or 'layerwise', got {self.tying!r}")
+        for name in ("vocab_size", "embed_dim", "hops", "memory_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+
+class MemN2NOutput(NamedTuple):
+    logits: torch.Tensor  # (B, V) answer scores over the vocabulary
+    attention: tuple[torch.Tensor, ...]  # K tensors (B, M): each hop's weights p_i over memory slots
+
+
+class MemN2N(nn.Module):
+    """K-hop End-To-End Memory Network.
+
+    Embedding matrices are stored stacked in ``embed`` (n, V, d) so that one matrix product encodes the memory
+    with all of them at once:
+      adjacent tying (§2.2): n = K + 1, embed[0] = A_1 = B, embed[k] = C_k = A_{k+1}, embed[K] = C_K = W^T;
+      layer-wise tying (§2.2): n = 2, embed[0] = A_1 = ... = A_K, embed[1] = C_1 = ... = C_K, with separate B
+      (``query_embed``), W (``answer_embed``) and the map H between hops (u_{k+1} = H u_k + o_k).
+    The temporal matrices T_A, T_C (§4.1) are tied the same way in ``temporal`` (n, memory_size, d).
+    """
+
+    def __init__(self, config: MemN2NConfig):
+        super().__init__()
+        self.config = config
+        v, d, std = config.vocab_size, config.embed_dim, config.init_std
+        n = config.hops + 1 if config.tying == "adjacent" else 2
+        self.embed = nn.Parameter(torch.randn(n, v, d) * std)  # A and C matrices, see the class docstring
+        self.temporal = nn.Parameter(torch.randn(n, config.memory_size, d) * std) if config.temporal else None
+        if config.tying == "layerwise":
+            self.query_embed = nn.Parameter(torch.randn(1, v, d) * std)  # B
+            self.answer_embed = nn.Parameter(torch.randn(v, d) * std)  # W (V, d)
+            self.hop_map = nn.Parameter(torch.randn(d, d) * std)  # H
+        with torch.no_grad():  # the nil word's embedding is zero and stays so: it gets no gradient
+            self.embed[:, 0] = 0
+            if config.tying == "layerwise":
+                self.query_embed[:, 0] = 0
+
+    def forward(self, story: torch.Tensor, query: torch.Tensor, time: torch.Tensor,
+                linear: bool | torch.Tensor = False) -> MemN2NOutput:
+        """Answer scores and per-hop attention.
+
+        story (B, M, J) and query (B, Jq) hold word ids (0 = padding); time (B, M) holds each slot's temporal
+        index (1 = most recent statement, 0 = empty slot). ``linear`` removes the softmax from every hop (linear
+        start, §4.2); it may be a bool tensor so that a batch of restarts can switch separately under vmap.
+        """
+        cfg = self.config
+        position = cfg.encoding == "position"
+        mask = time > 0  # (B, M)
+        features = sentence_bags(story, cfg.vocab_size, position)  # (B, M, P*V)
+        weights = position_weights(self.embed, position)  # (n, P*V, d)
+        if self.temporal is not None:  # T_A(i), T_C(i) join the product as one-hot features of the slot's time
+            slot_time = nn.functional.one_hot((time - 1).clamp(0, cfg.memory_size - 1), cfg.memory_size)
+            features = torch.cat([features, slot_time.to(torch.float32)], dim=-1)  # (B, M, P*V + T)
+            weights = torch.cat([weights, self.temporal], dim=1)  # (n, P*V + T, d)
+        memory = encode(features, weights).unbind(-2)  # n tensors (B, M, d): m_i or c_i for every matrix
+        if cfg.tying == "adjacent":
+            query_matrix, answer_matrix = self.embed[:1], self.embed[-1]  # B = A_1, W^T = C_K
+        else:
+            query_matrix, answer_matrix = self.query_embed, self.answer_embed
+        query_bags = sentence_bags(query, cfg.vocab_size, position)  # (B, P*V)
+        u = encode(query_bags, position_weights(query_matrix, position))[:, 0]  # (B, d)
+
+        attention = []
+        for k in range(cfg.hops):
+            m, c = (memory[k], memory[k + 1]) if cfg.tying == "adjacent" else (memory[0], memory[1])  # (B, M, d)
+            scores = (m * u.unsqueeze(1)).sum(-1)  # (B, M) u^T m_i
+            soft = scores.masked_fill(~mask, float("-inf")).softmax(-1)  # (B, M) p_i, eq. (1)
+            p = torch.where(torch.as_tensor(linear), scores.masked_fill(~mask, 0.0), soft)  # (B, M)
+            o = (p.unsqueeze(-1) * c).sum(1)  # (B, d) o = sum_i p_i c_i, eq. (2)
+            u = (u @ self.hop_map.T if cfg.tying == "layerwise" else u) + o  # (B, d) u_{k+1}, §2.2
+            if cfg.relu:
+                u = torch.relu(u)
+            attention.append(p)
+        logits = u @ answer_matrix.T  # (B, V) eq. (3) before the softmax
+        logits = logits.masked_fill(torch.arange(cfg.vocab_size) == 0, float("-inf"))  # never answer <nil>
+        return MemN2NOutput(logits, tuple(attention))
