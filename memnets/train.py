@@ -1,0 +1,245 @@
+"""The training loop: the protocol of Sukhbaatar et al. (2015) §4.2, with restarts trained side by side.
+
+Protocol (paper §4.2, and the authors' released MemN2N-babi-matlab code where the paper is silent): SGD on the
+cross-entropy summed over each batch of 32, the learning rate halved every 25 epochs of 100 (joint: 15 of 60), each
+weight matrix's gradient clipped to norm 40, 10% of the training questions held out for validation. Linear start
+(LS) trains without the attention softmax, at learning rate 0.005, until the validation loss stops falling (at most
+20 epochs), then re-inserts it and runs the full schedule from 0.005. Random noise (RN) puts up to 10% empty slots
+into the memories' time indices. N random restarts train together: their weights are stacked and the model runs
+under ``torch.func.vmap``, so ten restarts cost little more than one; the one with the lowest validation error is
+kept.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time as clock
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call, vmap
+from tqdm import tqdm
+
+from memnets import checkpoint
+from memnets.data.tensors import Batch
+from memnets.data.vocab import Vocab
+from memnets.models import MODELS
+
+LAST, BEST = "last.safetensors", "checkpoint.safetensors"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 100  # §4.2 (joint training: 60)
+    lr: float = 0.01  # §4.2
+    anneal_every: int = 25  # halve the learning rate every 25 epochs (joint: 15), §4.2
+    batch_size: int = 32  # §4.2
+    max_grad_norm: float = 40.0  # §4.2; per weight matrix, as in the authors' code
+    linear_start: bool = True  # LS, §4.2
+    ls_lr: float = 0.005  # learning rate of LS runs, §4.2
+    ls_epochs: int = 20  # longest linear phase (authors' code: 20 per task, 30 joint)
+    random_noise: float = 0.1  # RN: fraction of empty memories added to the time indices, §4.1
+    valid_fraction: float = 0.1  # held out of the training set for validation, §4.2
+    restarts: int = 1  # independent initialisations trained together; the best by validation error is kept
+    seed: int = 0
+    compile: bool = True  # torch.compile the training step (several times faster on CPU); eager if it fails
+
+    def __post_init__(self):
+        for name in ("epochs", "anneal_every", "batch_size", "restarts"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0 <= self.random_noise <= 1:
+            raise ValueError(f"random_noise must be in [0, 1], got {self.random_noise}")
+        if not 0 < self.valid_fraction < 1:
+            raise ValueError(f"valid_fraction must be in (0, 1), got {self.valid_fraction}")
+        if self.lr <= 0 or self.ls_lr <= 0:
+            raise ValueError(f"learning rates must be positive, got lr={self.lr}, ls_lr={self.ls_lr}")
+
+
+@dataclass
+class TrainResult:
+    model: torch.nn.Module  # the best restart, in eval mode
+    best_restart: int
+    valid_error: list[float]  # final validation error of each restart
+    history: list[dict] = field(default_factory=list)  # one entry per epoch
+    train_seconds: float = 0.0
+    steady_questions: int = 0  # training questions (all restarts) after this process's first epoch,
+    steady_seconds: float = 0.0  # which includes compiling the step, and the seconds they took
+
+    @property
+    def questions_per_second(self) -> float:
+        return self.steady_questions / self.steady_seconds if self.steady_seconds else 0.0
+
+
+def noisy_time(time: torch.Tensor, fraction: float, generator: torch.Generator) -> torch.Tensor:
+    """Random noise (§4.1): spread a story's L time indices over L + n slots, n ~ U{0..ceil(fraction * L)}.
+
+    time (..., M) holds L..1 in the first L slots and 0 after; the result holds L distinct indices drawn from
+    1..L+n, sorted descending, so the order of the memories is kept and empty slots open between them.
+    """
+    m = time.shape[-1]
+    length = (time > 0).sum(-1, keepdim=True)  # (..., 1) L
+    blanks = (torch.rand(length.shape, generator=generator) * (torch.ceil(length * fraction) + 1)).floor()
+    span = m + math.ceil(m * fraction)  # the most slots any story can spread over
+    keys = torch.rand(*time.shape[:-1], span, generator=generator)  # (..., span)
+    keys = keys.masked_fill(torch.arange(1, span + 1) > length + blanks, 2.0)  # slots past L+n never drawn
+    drawn = keys.argsort(-1)[..., :m] + 1  # (..., M) distinct random indices in 1..L+n first
+    drawn = drawn.masked_fill(torch.arange(m) >= length, 0)  # (..., M) keep L of them
+    return drawn.sort(-1, descending=True).values
+
+
+def learning_rate(cfg: TrainConfig, epoch: int) -> float:
+    """The schedule: constant through the linear phase, then halved every ``anneal_every`` epochs."""
+    if not cfg.linear_start:
+        return cfg.lr * 0.5 ** (epoch // cfg.anneal_every)
+    if epoch < cfg.ls_epochs:
+        return cfg.ls_lr
+    return cfg.ls_lr * 0.5 ** ((epoch - cfg.ls_epochs) // cfg.anneal_every)
+
+
+def clip_and_step(params: list[torch.Tensor], grads: list[torch.Tensor], lr: float, max_norm: float) -> None:
+    """SGD step with each weight matrix's gradient (the last two dims, per restart) clipped to ``max_norm``."""
+    with torch.no_grad():
+        for p, g in zip(params, grads):
+            norm = g.pow(2).sum((-2, -1), keepdim=True).sqrt()  # (R, ..., 1, 1) one norm per matrix
+            p.sub_(g * (lr * (max_norm / (norm + 1e-12)).clamp(max=1.0)))
+
+
+def train(model_name: str, model_config, train_data: Batch, valid_data: Batch, cfg: TrainConfig,
+          vocab: Vocab, data_settings: dict, run_dir: str | Path | None = None, resume: bool = False,
+          progress: bool = True) -> TrainResult:
+    """Train ``cfg.restarts`` models side by side; checkpoint every epoch into ``run_dir`` (if given).
+
+    With ``resume``, training continues from ``run_dir/last.safetensors``, losing at most the epoch in progress.
+    """
+    torch.set_flush_denormal(True)  # tiny gradients otherwise slow CPU arithmetic many times over
+    config_cls, model_cls = MODELS[model_name]
+    run_dir = Path(run_dir) if run_dir else None
+    r, n, b = cfg.restarts, len(train_data), cfg.batch_size
+    if n < b:
+        raise ValueError(f"{n} training questions is fewer than one batch of {b}")
+    total_epochs = cfg.epochs + (cfg.ls_epochs if cfg.linear_start else 0)
+
+    torch.manual_seed(cfg.seed)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    models = [model_cls(model_config) for _ in range(r)]
+    params = {k: torch.stack([dict(m.named_parameters())[k].detach() for m in models]).requires_grad_()
+              for k, _ in models[0].named_parameters()}  # each (R, ...)
+    state = {"epoch": 0, "linear": [cfg.linear_start] * r, "ls_best": [math.inf] * r, "history": []}
+    settings = {"model_name": model_name, "model_config": dataclasses.asdict(model_config),
+                "train_config": dataclasses.asdict(cfg)}
+    if resume:
+        state, generator = _restore(run_dir, params, settings, generator)
+
+    skeleton = models[0].to("meta")  # structure only: functional_call supplies the weights
+
+    def batch_loss(p, story, query, time, answer, linear):
+        logits = functional_call(skeleton, p, (story, query, time, linear)).logits  # (B, V)
+        loss = F.cross_entropy(logits, answer, reduction="sum")  # summed over the batch, as the authors' code
+        return loss, (logits.argmax(-1) != answer).sum()
+
+    def step_loss(p, story, query, time, answer, linear):
+        loss, errors = vmap(batch_loss)(p, story, query, time, answer, linear)  # (R,), (R,)
+        return loss.sum(), errors
+
+    step = torch.compile(step_loss) if cfg.compile else step_loss
+    names, tensors = list(params), list(params.values())
+    first_epoch, steady_questions, steady_seconds, started = state["epoch"], 0, 0.0, clock.perf_counter()
+    bar = tqdm(range(state["epoch"], total_epochs), desc="train", unit="epoch", disable=not progress,
+               initial=state["epoch"], total=total_epochs, mininterval=1.0)
+    for epoch in bar:
+        epoch_start = clock.perf_counter()
+        lr = learning_rate(cfg, epoch)
+        in_linear_phase = cfg.linear_start and epoch < cfg.ls_epochs
+        linear = torch.tensor(state["linear"]) & in_linear_phase  # (R,) softmax removed for these restarts
+        order = torch.rand(r, n, generator=generator).argsort(-1)  # (R, N) each restart its own shuffle
+        loss_sum, error_sum = 0.0, torch.zeros(r)
+        for start in range(0, n - b + 1, b):  # whole batches only, as the authors' code
+            batch = train_data[order[:, start:start + b]]  # each (R, B, ...)
+            time = noisy_time(batch.time, cfg.random_noise, generator) if cfg.random_noise else batch.time
+            try:
+                loss, errors = step(params, batch.story, batch.query, time, batch.answer, linear)
+            except Exception as err:  # noqa: BLE001 - any compiler failure falls back to eager mode
+                if step is step_loss:
+                    raise
+                warnings.warn(f"torch.compile failed ({type(err).__name__}: {err}); training in eager mode")
+                step = step_loss
+                loss, errors = step(params, batch.story, batch.query, time, batch.answer, linear)
+            grads = torch.autograd.grad(loss, tensors)
+            clip_and_step(tensors, grads, lr, cfg.max_grad_norm)
+            loss_sum += loss.item()
+            error_sum += errors
+        batches = n // b
+        valid_loss, valid_error = evaluate_restarts(skeleton, params, valid_data, linear)
+        if in_linear_phase:  # LS ends, restart by restart, once the validation loss stops falling
+            for i in range(r):
+                if state["linear"][i] and valid_loss[i] >= state["ls_best"][i]:
+                    state["linear"][i] = False
+                state["ls_best"][i] = min(state["ls_best"][i], valid_loss[i])
+        seconds = clock.perf_counter() - epoch_start
+        if epoch > first_epoch:  # the first epoch of a process includes compiling the step
+            steady_questions += r * batches * b
+            steady_seconds += seconds
+        train_error = (error_sum / (batches * b) * 100).tolist()
+        state["history"].append({"epoch": epoch, "lr": lr, "loss": loss_sum / (r * batches * b),
+                                 "train_error": train_error, "valid_error": valid_error, "valid_loss": valid_loss,
+                                 "linear": linear.tolist(), "seconds": seconds})
+        state["epoch"] = epoch + 1
+        best = min(range(r), key=lambda i: (valid_error[i], valid_loss[i]))
+        bar.set_postfix(loss=f"{loss_sum / (r * batches * b):.3f}", train_err=f"{train_error[best]:.1f}%",
+                        valid_err=f"{valid_error[best]:.1f}%", lr=lr, linear=int(linear.sum()), refresh=False)
+        if run_dir:
+            checkpoint.save(run_dir / LAST, {**{f"param.{k}": v for k, v in params.items()},
+                                             "rng": generator.get_state()}, {**settings, "state": state})
+    bar.close()
+
+    valid_loss, valid_error = evaluate_restarts(skeleton, params, valid_data, torch.zeros(r, dtype=torch.bool))
+    best = min(range(r), key=lambda i: (valid_error[i], valid_loss[i]))
+    model = model_cls(model_config)
+    model.load_state_dict({k: v[best].detach() for k, v in params.items()})
+    model.eval()
+    if run_dir:
+        checkpoint.save(run_dir / BEST, model.state_dict(),
+                        checkpoint.model_meta(model_name, model_config, vocab, data=data_settings,
+                                              train=dataclasses.asdict(cfg), best_restart=best,
+                                              valid_error=valid_error[best]))
+    return TrainResult(model, best, valid_error, state["history"], clock.perf_counter() - started,
+                       steady_questions, steady_seconds)
+
+
+@torch.no_grad()
+def evaluate_restarts(skeleton, params: dict, data: Batch, linear: torch.Tensor,
+                      chunk: int = 512) -> tuple[list[float], list[float]]:
+    """Mean loss and error (%) of every restart on ``data``: two lists of length R."""
+    r = linear.shape[0]
+    loss, errors = torch.zeros(r), torch.zeros(r)
+
+    def run(p, story, query, time, lin):
+        return functional_call(skeleton, p, (story, query, time, lin)).logits
+
+    for start in range(0, len(data), chunk):
+        part = data[torch.arange(start, min(start + chunk, len(data)))]
+        logits = vmap(run, in_dims=(0, None, None, None, 0))(params, part.story, part.query, part.time, linear)
+        answer = part.answer.expand(r, -1)  # (R, B)
+        loss += F.cross_entropy(logits.flatten(0, 1), answer.flatten(), reduction="none").view(r, -1).sum(-1)
+        errors += (logits.argmax(-1) != answer).sum(-1)
+    return (loss / len(data)).tolist(), (errors / len(data) * 100).tolist()
+
+
+def _restore(run_dir: Path | None, params: dict, settings: dict, generator: torch.Generator):
+    """Load the stacked weights, loop state and random state of an interrupted run (for ``resume``)."""
+    if run_dir is None or not (run_dir / LAST).is_file():
+        raise checkpoint.CheckpointError(f"nothing to resume: no {LAST} in {run_dir}")
+    tensors, meta = checkpoint.load(run_dir / LAST)
+    for key in ("model_name", "model_config", "train_config"):
+        if meta.get(key) != settings[key]:
+            raise checkpoint.CheckpointError(f"{run_dir / LAST} was written with a different {key}; "
+                                             f"resume with the same options, or start a new run directory")
+    with torch.no_grad():
+        for k, v in params.items():
+            v.copy_(tensors[f"param.{k}"])
+    generator.set_state(tensors["rng"])
+    return meta["state"], generator
