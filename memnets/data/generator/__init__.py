@@ -6,6 +6,8 @@ tasks are generated in.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 import random
 from pathlib import Path
 
@@ -23,6 +25,7 @@ TASK_NAMES = {
 }
 
 STORY_MAKERS: dict[int, StoryMaker] = {**_WORLD, **_LOGIC}
+MARKER = "memnets-generated.json"
 
 
 def generate_task(task: int, n_questions: int, seed: int, split: str, knobs: Knobs | None = None) -> list[list[Line]]:
@@ -47,9 +50,15 @@ def generate_task(task: int, n_questions: int, seed: int, split: str, knobs: Kno
 
 def write_tasks(out: str | Path, tasks: list[int], n_questions: int, seed: int, knobs: Knobs | None = None,
                 test_questions: int | None = None) -> list[Path]:
-    """Write ``qaN_<name>_{train,test}.txt`` for each task into ``out``; returns the paths written."""
+    """Write ``qaN_<name>_{train,test}.txt`` for each task into ``out``; returns the paths written.
+
+    ``out`` also gets ``MARKER`` (the seed and knobs), so that readers know the folder is generated data and
+    never report it beside published figures for the real tasks.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    marker = {"generator": "memnets", "seed": seed, "questions": n_questions, "knobs": dataclasses.asdict(knobs or Knobs())}
+    (out / MARKER).write_text(json.dumps(marker, indent=1) + "\n")
     written = []
     for task in tasks:
         for split, n in (("train", n_questions), ("test", test_questions or n_questions)):

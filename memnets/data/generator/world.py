@@ -131,6 +131,9 @@ class World:
         self.dropped: dict[str, tuple[int, str, int | None, int | None]] = {}
         self.carrying: dict[str, list[str]] = {a: [] for a in self.actors}  # in order of acquisition
         self.events: dict[str, list[int]] = {a: [] for a in self.actors}  # ids of everything changing what a holds
+        # actor -> object -> ids of that object's events, objects in the order the actor first acquired them
+        # (task 8 lists objects, and groups their supports, in that order, as the release does)
+        self.handled: dict[str, dict[str, list[int]]] = {a: {} for a in self.actors}
         self.gives: list[Give] = []
         self.trail: dict[str, list[tuple[int, str]]] = {o: [] for o in self.objects}  # carrier's moves since pick-up
         self.ordinal: dict[int, int] = {}  # line id -> how many statements up to and including it
@@ -173,6 +176,7 @@ class World:
         self.trail[obj] = []
         self.carrying[actor].append(obj)
         self.events[actor].append(i)
+        self.handled[actor].setdefault(obj, []).append(i)
         return i
 
     def drop(self, actor: str, obj: str, there: bool = False) -> int:
@@ -183,6 +187,7 @@ class World:
         self.dropped[obj] = (i, actor, self.where_fact.get(actor), self.picked.pop(obj, None))
         self.carrying[actor].remove(obj)
         self.events[actor].append(i)
+        self.handled[actor].setdefault(obj, []).append(i)
         return i
 
     def give(self, actor: str, obj: str, receiver: str) -> int:
@@ -195,6 +200,8 @@ class World:
         self.trail[obj] = []
         self.events[actor].append(i)
         self.events[receiver].append(i)
+        self.handled[actor].setdefault(obj, []).append(i)
+        self.handled[receiver].setdefault(obj, []).append(i)
         self.gives.append(Give(i, actor, obj, receiver))
         return i
 

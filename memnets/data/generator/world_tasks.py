@@ -222,7 +222,10 @@ def counting(rng: random.Random, knobs: Knobs) -> list[Line]:
 
 
 def lists_sets(rng: random.Random, knobs: Knobs) -> list[Line]:
-    """Task 8: "What is Mary carrying?" answered as a comma-joined list in order of pick-up, or "nothing".
+    """Task 8: "What is Mary carrying?" answered as a comma-joined list, or "nothing".
+
+    As in the release, objects are listed in the order the person first took them (even if dropped and taken
+    again since), and the supports are grouped by object in that order, each object's events in story order.
 
     Knobs: n_actors, n_locations, n_objects, story_length, n_supporting (as in task 7).
     """
@@ -231,7 +234,9 @@ def lists_sets(rng: random.Random, knobs: Knobs) -> list[Line]:
     weights = {"move": 0.6, "get": 0.37, "drop": 0.25}
 
     def render(a):
-        return Line(f"What is {a} carrying? ", ",".join(w.carrying[a]) or "nothing", tuple(w.events[a]))
+        held = [o for o in w.handled[a] if o in w.carrying[a]]
+        supports = tuple(i for ids in w.handled[a].values() for i in ids)
+        return Line(f"What is {a} carrying? ", ",".join(held) or "nothing", supports)
 
     def step(n):
         for _ in range(n):
