@@ -64,7 +64,7 @@ def parse_babi(text: str, source: str, task: int) -> list[QARecord]:
             raise DataError(f"{where}: line id {line_id} follows id {previous_id}; ids count up from 1 in each story")
         previous_id = line_id
         if "\t" not in rest:
-            if rest.rstrip().endswith("?"):
+            if "?" in rest:  # statements never hold a question mark: this is a question whose tabs were lost
                 raise DataError(f"{where}: question without a tab; expected '<question>\\t<answer>\\t<supporting ids>'")
             index_of_id[line_id] = len(statements)
             statements.append(rest.strip())
