@@ -1,0 +1,152 @@
+"""End-To-End Memory Network: closed-form checks against the paper's equations, written independently here."""
+import math
+
+import pytest
+import torch
+
+from memnets.models.encoders import encode, position_weights, sentence_bags
+from memnets.models.memn2n import MemN2N, MemN2NConfig
+
+
+def formula_pe(length: int, dim: int) -> torch.Tensor:
+    """l_kj = (1 - j/J) - (k/d)(1 - 2j/J), straight from Sukhbaatar et al. (2015) §4.1: (J, d)."""
+    table = torch.empty(length, dim)
+    for j in range(1, length + 1):
+        for k in range(1, dim + 1):
+            table[j - 1, k - 1] = (1 - j / length) - (k / dim) * (1 - 2 * j / length)
+    return table
+
+
+def test_position_encoding_equals_the_formula():
+    torch.manual_seed(0)
+    embedding = torch.randn(1, 12, 6)
+    ids = torch.tensor([[4, 7, 2, 9, 0, 0], [3, 3, 0, 0, 0, 0]])  # padded sentences of 4 and 2 words
+    got = encode(sentence_bags(ids, 12, position=True), position_weights(embedding, True))[:, 0]  # (2, d)
+    for row in range(2):
+        words = [w for w in ids[row].tolist() if w]
+        expected = (formula_pe(len(words), 6) * embedding[0, words]).sum(0)
+        torch.testing.assert_close(got[row], expected)
+
+
+def test_bag_of_words_is_the_sum_of_embeddings():
+    embedding = torch.randn(2, 10, 4)
+    ids = torch.tensor([[1, 5, 5, 0]])
+    got = encode(sentence_bags(ids, 10, position=False), position_weights(embedding, False))  # (1, 2, d)
+    torch.testing.assert_close(got[0], embedding[:, 1] + 2 * embedding[:, 5])
+
+
+def test_one_hop_by_hand():
+    """V = {nil, unk, a, b}, d = 2, A = [[1,0],[0,1]] for a, b and C = [[2,0],[0,3]]; story "a. b.", query "a"."""
+    model = MemN2N(MemN2NConfig(vocab_size=4, embed_dim=2, hops=1, encoding="bow", temporal=False))
+    with torch.no_grad():
+        model.embed.zero_()
+        model.embed[0, 2], model.embed[0, 3] = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])  # A_1 = B
+        model.embed[1, 2], model.embed[1, 3] = torch.tensor([2.0, 0.0]), torch.tensor([0.0, 3.0])  # C_1 = W^T
+    out = model(torch.tensor([[[2], [3]]]), torch.tensor([[2]]), torch.tensor([[2, 1]]))
+    # u = (1, 0); u.m = (1, 0); p = softmax = (e, 1) / (e + 1); o = 2 p_1 e1 + 3 p_2 e2; logits = C (u + o)
+    e = math.e
+    p = [e / (e + 1), 1 / (e + 1)]
+    torch.testing.assert_close(out.attention[0], torch.tensor([p]))
+    u2 = [1 + 2 * p[0], 3 * p[1]]
+    expected = torch.tensor([[-math.inf, 0.0, 2 * u2[0], 3 * u2[1]]])
+    torch.testing.assert_close(out.logits, expected)
+
+
+def reference_forward(model: MemN2N, story, query, time, linear=False):
+    """A slow, separate implementation: explicit A_k, B, C_k, W, H per the tying rules of §2.2."""
+    cfg = model.config
+    k_hops = cfg.hops
+    if cfg.tying == "adjacent":
+        a = [model.embed[k] for k in range(k_hops)]
+        c = [model.embed[k + 1] for k in range(k_hops)]
+        ta = [model.temporal[k] for k in range(k_hops)] if cfg.temporal else None
+        tc = [model.temporal[k + 1] for k in range(k_hops)] if cfg.temporal else None
+        b, w, h = model.embed[0], model.embed[k_hops], None
+    else:
+        a, c = [model.embed[0]] * k_hops, [model.embed[1]] * k_hops
+        ta = [model.temporal[0]] * k_hops if cfg.temporal else None
+        tc = [model.temporal[1]] * k_hops if cfg.temporal else None
+        b, w, h = model.query_embed[0], model.answer_embed, model.hop_map
+
+    def sentence(matrix, ids):
+        words = [x for x in ids.tolist() if x]
+        vectors = matrix[words]  # (J, d)
+        if cfg.encoding == "position":
+            vectors = vectors * formula_pe(len(words), cfg.embed_dim)
+        return vectors.sum(0)
+
+    logits, attention = [], [[] for _ in range(k_hops)]
+    for i in range(story.shape[0]):
+        slots = [s for s in range(story.shape[1]) if time[i, s] > 0]
+        u = sentence(b, query[i])
+        for k in range(k_hops):
+            m = torch.stack([sentence(a[k], story[i, s]) + (ta[k][time[i, s] - 1] if ta else 0) for s in slots])
+            cc = torch.stack([sentence(c[k], story[i, s]) + (tc[k][time[i, s] - 1] if tc else 0) for s in slots])
+            scores = m @ u
+            p = scores if linear else torch.softmax(scores, 0)
+            u = (h @ u if h is not None else u) + p @ cc
+            if cfg.relu:
+                u = torch.relu(u)
+            full = torch.zeros(story.shape[1])
+            full[slots] = p
+            attention[k].append(full)
+        out = w @ u
+        out[0] = -math.inf
+        logits.append(out)
+    return torch.stack(logits), [torch.stack(a) for a in attention]
+
+
+@pytest.mark.parametrize("tying", ["adjacent", "layerwise"])
+@pytest.mark.parametrize("encoding, temporal, relu, linear", [
+    ("position", True, False, False), ("bow", False, False, False), ("position", True, True, True)])
+def test_matches_reference_implementation(tying, encoding, temporal, relu, linear):
+    torch.manual_seed(1)
+    cfg = MemN2NConfig(vocab_size=15, embed_dim=5, hops=3, memory_size=6, encoding=encoding, temporal=temporal,
+                       tying=tying, relu=relu)
+    model = MemN2N(cfg)
+    story = torch.randint(2, 15, (3, 4, 5))
+    story[:, :, 3:] = 0  # short sentences
+    story[0, 3] = 0  # an empty slot
+    time = torch.tensor([[3, 2, 1, 0], [4, 3, 2, 1], [6, 4, 2, 1]])  # the last row: gaps, as random noise makes
+    query = torch.tensor([[3, 4, 0], [5, 0, 0], [2, 2, 7]])
+    out = model(story, query, time, linear=linear)
+    logits, attention = reference_forward(model, story, query, time, linear)
+    torch.testing.assert_close(out.logits, logits)
+    for got, want in zip(out.attention, attention):
+        torch.testing.assert_close(got, want)
+
+
+def test_weight_tying_shares_the_right_parameters():
+    adjacent = MemN2N(MemN2NConfig(vocab_size=10, embed_dim=4, hops=3))
+    assert {n: tuple(p.shape) for n, p in adjacent.named_parameters()} == {"embed": (4, 10, 4),
+                                                                         "temporal": (4, 50, 4)}
+    layerwise = MemN2N(MemN2NConfig(vocab_size=10, embed_dim=4, hops=3, tying="layerwise"))
+    assert {n: tuple(p.shape) for n, p in layerwise.named_parameters()} == {
+        "embed": (2, 10, 4), "temporal": (2, 50, 4), "query_embed": (1, 10, 4), "answer_embed": (10, 4),
+        "hop_map": (4, 4)}
+    # adjacent: C_k is A_{k+1}: the gradient of the answer through hop 2's memory reaches embed[1] (C_1 = A_2)
+    story, query, time = torch.tensor([[[2, 3], [4, 0]]]), torch.tensor([[2]]), torch.tensor([[2, 1]])
+    adjacent(story, query, time).logits[0, 5].backward()
+    assert all(adjacent.embed.grad[k].abs().sum() > 0 for k in range(4))
+
+
+def test_nil_word_stays_zero_and_gets_no_gradient():
+    model = MemN2N(MemN2NConfig(vocab_size=8, embed_dim=4, hops=2))
+    assert model.embed[:, 0].abs().sum() == 0
+    story, query, time = torch.tensor([[[2, 3, 0], [4, 0, 0]]]), torch.tensor([[2, 0]]), torch.tensor([[2, 1]])
+    torch.nn.functional.cross_entropy(model(story, query, time).logits, torch.tensor([3])).backward()
+    assert model.embed.grad[:, 0].abs().sum() == 0
+
+
+def test_padding_slots_get_no_attention():
+    model = MemN2N(MemN2NConfig(vocab_size=8, embed_dim=4, hops=2))
+    out = model(torch.tensor([[[2, 3], [4, 5], [0, 0]]]), torch.tensor([[2]]), torch.tensor([[2, 1, 0]]))
+    for p in out.attention:
+        assert p[0, 2] == 0 and torch.isclose(p.sum(), torch.tensor(1.0))
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="encoding"):
+        MemN2NConfig(vocab_size=5, encoding="lstm")
+    with pytest.raises(ValueError, match="hops must be at least 1"):
+        MemN2NConfig(vocab_size=5, hops=0)
