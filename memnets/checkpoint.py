@@ -55,6 +55,17 @@ def load(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     return tensors, json.loads(meta["memnets"])
 
 
+def require_same(path: Path, recorded: dict, current: dict, prefix: str = "") -> None:
+    """Refuse to continue a run whose settings differ, naming the first setting that does."""
+    for key in sorted(set(recorded) | set(current)):
+        old, new = recorded.get(key), current.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            require_same(path, old, new, f"{prefix}{key}.")
+        elif old != new:
+            raise CheckpointError(f"{path} was written with {prefix}{key} = {old!r}, but this run has {new!r}; "
+                                  f"resume with the same options, or start a new run directory")
+
+
 def model_meta(name: str, config, vocab: Vocab, **extra) -> dict:
     """The metadata of a model checkpoint: model name, its config, the vocabulary and any data/training settings."""
     return {"model": name, "config": dataclasses.asdict(config), "vocab": vocab.words, **extra}
@@ -63,6 +74,9 @@ def model_meta(name: str, config, vocab: Vocab, **extra) -> dict:
 def load_model(path: str | Path):
     """Rebuild a model from its checkpoint: returns (model in eval mode, vocab, metadata)."""
     tensors, meta = load(path)
+    if "state" in meta:
+        raise CheckpointError(f"{path} holds the state of a training run, for --resume; "
+                              f"the trained model is {Path(path).with_name('checkpoint.safetensors')}")
     if meta.get("model") not in MODELS:
         raise CheckpointError(f"{path}: unknown model {meta.get('model')!r}; known: {', '.join(MODELS)}")
     config_cls, model_cls = MODELS[meta["model"]]

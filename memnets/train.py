@@ -130,7 +130,7 @@ def train(model_name: str, model_config, train_data: Batch, valid_data: Batch, c
               for k, _ in models[0].named_parameters()}  # each (R, ...)
     state = {"epoch": 0, "linear": [cfg.linear_start] * r, "ls_best": [math.inf] * r, "history": []}
     settings = {"model_name": model_name, "model_config": dataclasses.asdict(model_config),
-                "train_config": dataclasses.asdict(cfg)}
+                "train_config": dataclasses.asdict(cfg), "data": data_settings}
     if resume:
         state, generator = _restore(run_dir, params, settings, generator)
 
@@ -234,10 +234,7 @@ def _restore(run_dir: Path | None, params: dict, settings: dict, generator: torc
     if run_dir is None or not (run_dir / LAST).is_file():
         raise checkpoint.CheckpointError(f"nothing to resume: no {LAST} in {run_dir}")
     tensors, meta = checkpoint.load(run_dir / LAST)
-    for key in ("model_name", "model_config", "train_config"):
-        if meta.get(key) != settings[key]:
-            raise checkpoint.CheckpointError(f"{run_dir / LAST} was written with a different {key}; "
-                                             f"resume with the same options, or start a new run directory")
+    checkpoint.require_same(run_dir / LAST, {k: meta.get(k) for k in settings}, settings)
     with torch.no_grad():
         for k, v in params.items():
             v.copy_(tensors[f"param.{k}"])
