@@ -137,10 +137,14 @@ def cmd_train(args) -> int:
             continue
         vocab = Vocab.build(splits["train"] + splits["valid"])
         model_cfg, train_cfg = configs(args, len(vocab))
+        # as many slots as the longest training story needs, at most --memory-size (the authors' config.sz)
+        longest = max(len(r.story) for r in splits["train"])
+        model_cfg = dataclasses.replace(model_cfg, memory_size=min(args.memory_size, longest))
         data = {name: vectorize(records, vocab, model_cfg.memory_size) for name, records in splits.items()}
         label = "joint" if args.joint else f"task {group[0]}"
         print(f"memnets: {label}: {len(data['train'])} train / {len(data['valid'])} valid / {len(data['test'])} test"
-              f" questions, vocabulary {len(vocab)}, {train_cfg.restarts} restart(s)")
+              f" questions, vocabulary {len(vocab)}, {model_cfg.memory_size} memory slots, "
+              f"{train_cfg.restarts} restart(s)")
         result = train("memn2n", model_cfg, data["train"], data["valid"], train_cfg, vocab,
                        {**settings, "tasks": group}, run_dir=group_dir,
                        resume=args.resume and (group_dir / LAST).is_file(), progress=not args.quiet)
@@ -213,11 +217,11 @@ def print_answer(story: list[str], question: str, answer: str, attention: list[l
     hops = len(attention)
     print(f"\nQ: {question}   A: {answer}" + (f"   ({note})" if note else ""))
     print("  " + "  ".join(f"hop {k + 1}" for k in range(hops)))
+    tops = [max(range(len(story)), key=lambda i: attention[k][i]) for k in range(hops)]  # each hop's focus
     for i, sentence in enumerate(story):
         cells = "  ".join(f"{attention[k][i]:5.2f}" for k in range(hops))
-        strongest = max(range(hops), key=lambda k: attention[k][i])
-        flag = " <" if attention[strongest][i] == max(attention[strongest]) else ""
-        print(f"  {cells}  {sentence}{flag}")
+        focus = [str(k + 1) for k in range(hops) if tops[k] == i]
+        print(f"  {cells}  {sentence}" + (f"   <- hop {','.join(focus)}" if focus else ""))
 
 
 def cmd_ask(args) -> int:

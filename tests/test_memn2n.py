@@ -75,21 +75,23 @@ def reference_forward(model: MemN2N, story, query, time, linear=False):
             vectors = vectors * formula_pe(len(words), cfg.embed_dim)
         return vectors.sum(0)
 
+    def memory(matrix, temporal, i, s):
+        if time[i, s] == 0:  # an empty slot is a nil memory: the zero vector, which still enters the softmax
+            return torch.zeros(cfg.embed_dim)
+        return sentence(matrix, story[i, s]) + (temporal[time[i, s] - 1] if temporal is not None else 0)
+
     logits, attention = [], [[] for _ in range(k_hops)]
     for i in range(story.shape[0]):
-        slots = [s for s in range(story.shape[1]) if time[i, s] > 0]
         u = sentence(b, query[i])
         for k in range(k_hops):
-            m = torch.stack([sentence(a[k], story[i, s]) + (ta[k][time[i, s] - 1] if ta else 0) for s in slots])
-            cc = torch.stack([sentence(c[k], story[i, s]) + (tc[k][time[i, s] - 1] if tc else 0) for s in slots])
+            m = torch.stack([memory(a[k], ta[k] if ta else None, i, s) for s in range(story.shape[1])])
+            cc = torch.stack([memory(c[k], tc[k] if tc else None, i, s) for s in range(story.shape[1])])
             scores = m @ u
             p = scores if linear else torch.softmax(scores, 0)
             u = (h @ u if h is not None else u) + p @ cc
             if cfg.relu:
                 u = torch.relu(u)
-            full = torch.zeros(story.shape[1])
-            full[slots] = p
-            attention[k].append(full)
+            attention[k].append(p)
         out = w @ u
         out[0] = -math.inf
         logits.append(out)
@@ -138,11 +140,23 @@ def test_nil_word_stays_zero_and_gets_no_gradient():
     assert model.embed.grad[:, 0].abs().sum() == 0
 
 
-def test_padding_slots_get_no_attention():
-    model = MemN2N(MemN2NConfig(vocab_size=8, embed_dim=4, hops=2))
-    out = model(torch.tensor([[[2, 3], [4, 5], [0, 0]]]), torch.tensor([[2]]), torch.tensor([[2, 1, 0]]))
-    for p in out.attention:
-        assert p[0, 2] == 0 and torch.isclose(p.sum(), torch.tensor(1.0))
+def test_empty_slots_are_nil_memories():
+    """An empty slot scores 0 and takes softmax weight, but adds nothing to the output (as the authors' code)."""
+    torch.manual_seed(0)
+    model = MemN2N(MemN2NConfig(vocab_size=8, embed_dim=4, hops=1, memory_size=3))
+    query, time = torch.tensor([[2]]), torch.tensor([[2, 1, 0]])
+    out = model(torch.tensor([[[2, 3], [4, 5], [0, 0]]]), query, time)
+    p = out.attention[0][0]
+    assert torch.isclose(p.sum(), torch.tensor(1.0)) and p[2] > 0
+    # words in a slot that time marks empty are ignored: the slot stays the zero vector
+    garbage = model(torch.tensor([[[2, 3], [4, 5], [6, 7]]]), query, time)
+    torch.testing.assert_close(garbage.logits, out.logits)
+    torch.testing.assert_close(garbage.attention[0], out.attention[0])
+    # and a zero vector's score is 0: with the query's embedding at zero every slot scores 0 alike
+    with torch.no_grad():
+        model.embed[0, 2] = 0
+    flat = model(torch.tensor([[[2, 3], [4, 5], [0, 0]]]), query, time).attention[0]
+    torch.testing.assert_close(flat, torch.full((1, 3), 1 / 3))
 
 
 def test_config_rejects_bad_values():

@@ -34,7 +34,7 @@ class Batch:
 
 
 def vectorize(records: list[QARecord], vocab: Vocab, memory_size: int = 50) -> Batch:
-    """Pad records into a :class:`Batch`; M is the longest memory actually needed (at most ``memory_size``)."""
+    """Pad records into a :class:`Batch` of exactly M = ``memory_size`` memory slots (the model's slot count)."""
     if memory_size < 1:
         raise ValueError(f"memory_size must be at least 1, got {memory_size}")
     ids: dict[str, list[int]] = {}  # a story's sentences recur in every later question's record; encode once
@@ -51,7 +51,7 @@ def vectorize(records: list[QARecord], vocab: Vocab, memory_size: int = 50) -> B
         queries.append(vocab.encode(tokenize(r.question)) or [1])
         supports.append([s - start for s in r.supports if s >= start])
     n = len(records)
-    m = max(1, max(len(s) for s in stories))
+    m = memory_size
     j = max(1, max((len(w) for s in stories for w in s), default=1))
     story = np.zeros((n, m, j), dtype=np.int64)
     time = np.zeros((n, m), dtype=np.int64)
