@@ -18,6 +18,15 @@ from pathlib import Path
 VARIANTS = ("en", "en-10k", "en-valid", "en-valid-10k")
 TASKS = range(1, 21)
 
+# Task names exactly as in the release's file names (qa1_single-supporting-fact_train.txt, ...).
+TASK_NAMES = {
+    1: "single-supporting-fact", 2: "two-supporting-facts", 3: "three-supporting-facts", 4: "two-arg-relations",
+    5: "three-arg-relations", 6: "yes-no-questions", 7: "counting", 8: "lists-sets", 9: "simple-negation",
+    10: "indefinite-knowledge", 11: "basic-coreference", 12: "conjunction", 13: "compound-coreference",
+    14: "time-reasoning", 15: "basic-deduction", 16: "basic-induction", 17: "positional-reasoning",
+    18: "size-reasoning", 19: "path-finding", 20: "agents-motivations",
+}
+
 
 class DataError(ValueError):
     """Bad or missing data; the message names the file (and line) and what was expected."""

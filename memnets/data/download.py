@@ -27,6 +27,8 @@ from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
+from memnets.data.babi import TASK_NAMES
+
 DEFAULT_URLS = (
     "https://dl.fbaipublicfiles.com/babi/tasks_1-20_v1-2.tar.gz",
     # The copy Keras' bAbI examples download; same release, different host.
@@ -44,30 +46,6 @@ TARBALL_NAME = f"{RELEASE_NAME}.tar.gz"
 # project.  Both DEFAULT_URLS serve copies of that one file.
 RELEASE_SIZE = 15_719_851
 RELEASE_SHA256 = "0364ebde659f14d11bc21744516c5ec49d3d06cb692733f66680771244998898"
-
-# Task number -> the descriptive part of its file names in en/ and en-10k/.
-TASK_NAMES = {
-    1: "single-supporting-fact",
-    2: "two-supporting-facts",
-    3: "three-supporting-facts",
-    4: "two-arg-relations",
-    5: "three-arg-relations",
-    6: "yes-no-questions",
-    7: "counting",
-    8: "lists-sets",
-    9: "simple-negation",
-    10: "indefinite-knowledge",
-    11: "basic-coreference",
-    12: "conjunction",
-    13: "compound-coreference",
-    14: "time-reasoning",
-    15: "basic-deduction",
-    16: "basic-induction",
-    17: "positional-reasoning",
-    18: "size-reasoning",
-    19: "path-finding",
-    20: "agents-motivations",
-}
 
 _CHUNK = 1 << 16
 _TIMEOUT_S = 60

@@ -11,18 +11,10 @@ import json
 import random
 from pathlib import Path
 
+from memnets.data.babi import TASK_NAMES
 from memnets.data.generator.common import Knobs, Line, StoryMaker, format_story
 from memnets.data.generator.logic_tasks import STORY_MAKERS as _LOGIC
 from memnets.data.generator.world_tasks import STORY_MAKERS as _WORLD
-
-# Task names exactly as in the release's file names (qa1_single-supporting-fact_train.txt, ...).
-TASK_NAMES = {
-    1: "single-supporting-fact", 2: "two-supporting-facts", 3: "three-supporting-facts", 4: "two-arg-relations",
-    5: "three-arg-relations", 6: "yes-no-questions", 7: "counting", 8: "lists-sets", 9: "simple-negation",
-    10: "indefinite-knowledge", 11: "basic-coreference", 12: "conjunction", 13: "compound-coreference",
-    14: "time-reasoning", 15: "basic-deduction", 16: "basic-induction", 17: "positional-reasoning",
-    18: "size-reasoning", 19: "path-finding", 20: "agents-motivations",
-}
 
 STORY_MAKERS: dict[int, StoryMaker] = {**_WORLD, **_LOGIC}
 MARKER = "memnets-generated.json"
