@@ -222,6 +222,9 @@ def print_answer(story: list[str], question: str, answer: str, attention: list[l
         cells = "  ".join(f"{attention[k][i]:5.2f}" for k in range(hops))
         focus = [str(k + 1) for k in range(hops) if tops[k] == i]
         print(f"  {cells}  {sentence}" + (f"   <- hop {','.join(focus)}" if focus else ""))
+    empty = [1 - sum(a) for a in attention]  # the softmax weight that went to empty (nil) memory slots
+    if max(empty) >= 0.005:
+        print("  " + "  ".join(f"{e:5.2f}" for e in empty) + "  (empty memory slots)")
 
 
 def cmd_ask(args) -> int:

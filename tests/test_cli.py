@@ -60,15 +60,19 @@ def answers(out: str) -> list[dict]:
     for line in out.splitlines():
         m = re.match(r"^Q: (.*?\?)   A: (\S+)(?:   \((.*)\))?$", line)
         if m:
-            found.append({"question": m[1], "answer": m[2], "note": m[3] or "", "header": None, "rows": []})
+            found.append({"question": m[1], "answer": m[2], "note": m[3] or "", "header": None, "rows": [],
+                          "empty": None})
         elif found and re.match(r"^  (hop \d+  )*hop \d+$", line):
             found[-1]["header"] = line.split("  ")[1:]
         elif found and found[-1]["header"] and re.match(r"^  +\d\.\d\d", line):
             cells = line.split()
             hops = len(found[-1]["header"])
             weights = [float(c) for c in cells[:hops]]
-            sentence = " ".join(cells[hops:]).removesuffix(" <")
-            found[-1]["rows"].append((weights, sentence))
+            sentence = re.sub(r" +<- hop [\d,]+$", "", line.split(None, hops)[hops])
+            if sentence == "(empty memory slots)":  # the weight the softmax gave to empty (nil) slots
+                found[-1]["empty"] = weights
+            else:
+                found[-1]["rows"].append((weights, sentence))
     return found
 
 
@@ -306,8 +310,8 @@ def ask_file(trained, tmp_path, capsys, text: str, *extra) -> tuple[int, str, st
 def check_attention(answer: dict, sentences: list[str], hops: int = 3) -> None:
     assert answer["header"] == [f"hop {k + 1}" for k in range(hops)]
     assert [s for _, s in answer["rows"]] == sentences
-    for k in range(hops):  # each hop's attention is a softmax over the story
-        column = [w[k] for w, _ in answer["rows"]]
+    for k in range(hops):  # each hop's attention is a softmax over the story and the empty slots
+        column = [w[k] for w, _ in answer["rows"]] + ([answer["empty"][k]] if answer["empty"] else [])
         assert all(0 <= w <= 1 for w in column)
         assert sum(column) == pytest.approx(1.0, abs=0.006 * len(column))
 

@@ -131,7 +131,7 @@ def test_killed_run_resumes_exactly(task1, tmp_path, monkeypatch):
 
 def test_resume_refuses_different_settings(task1, tmp_path):
     run(task1, small(epochs=1, ls_epochs=1), run_dir=tmp_path)
-    with pytest.raises(checkpoint.CheckpointError, match="different train_config"):
+    with pytest.raises(checkpoint.CheckpointError, match=r"train_config.epochs = 1, but this run has 2"):
         run(task1, small(epochs=2, ls_epochs=1), run_dir=tmp_path, resume=True)
     with pytest.raises(checkpoint.CheckpointError, match="nothing to resume"):
         run(task1, small(), run_dir=tmp_path / "empty", resume=True)
