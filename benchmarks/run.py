@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "results"
-BABI = os.environ.get("MEMNETS_BABI_DIR", str(ROOT.parent / "shared" / "data" / "babi"))
+BABI = os.environ.get("MEMNETS_BABI_DIR", "../shared/data/babi")  # relative to the repository, where commands run
 
 
 def memnets(args: list[str]) -> tuple[dict, float, float]:
