@@ -85,7 +85,7 @@ def configs(args, vocab_size: int) -> tuple[MemN2NConfig, TrainConfig]:
 
     model = MemN2NConfig(vocab_size=vocab_size, embed_dim=pick("embed_dim", 20), hops=args.hops,
                          memory_size=args.memory_size, encoding=args.encoding, temporal=not args.no_temporal,
-                         tying=args.tying, relu=args.relu)
+                         tying=args.tying, relu=args.relu, sentence_size=1)  # sized from the data later
     training = TrainConfig(epochs=pick("epochs", 100), lr=args.lr, anneal_every=pick("anneal_every", 25),
                            batch_size=args.batch_size, linear_start=not args.no_linear_start,
                            ls_epochs=pick("ls_epochs", 20), random_noise=args.noise, restarts=args.restarts,
@@ -95,7 +95,7 @@ def configs(args, vocab_size: int) -> tuple[MemN2NConfig, TrainConfig]:
 
 def paper_column(settings: dict, model: MemN2NConfig, training: TrainConfig, joint: bool) -> str | None:
     """The Table 1 column of Sukhbaatar et al. that this run reproduces, if it reproduces one."""
-    standard = (model.encoding == "position" and model.temporal and model.tying == "adjacent" and model.hops == 3
+    standard = (model.encoding.startswith("position") and model.temporal and model.tying == "adjacent" and model.hops == 3
                 and training.linear_start and training.random_noise > 0)
     if settings["source"] != "babi" or settings.get("generated") or not standard:
         return None
@@ -139,7 +139,9 @@ def cmd_train(args) -> int:
         model_cfg, train_cfg = configs(args, len(vocab))
         # as many slots as the longest training story needs, at most --memory-size (the authors' config.sz)
         longest = max(len(r.story) for r in splits["train"])
-        model_cfg = dataclasses.replace(model_cfg, memory_size=min(args.memory_size, longest))
+        words = max(len(tokenize(s)) for r in splits["train"] for s in (*r.story, r.question))
+        model_cfg = dataclasses.replace(model_cfg, memory_size=min(args.memory_size, longest),
+                                        sentence_size=words + model_cfg.temporal)  # + the authors' time word
         data = {name: vectorize(records, vocab, model_cfg.memory_size) for name, records in splits.items()}
         label = "joint" if args.joint else f"task {group[0]}"
         print(f"memnets: {label}: {len(data['train'])} train / {len(data['valid'])} valid / {len(data['test'])} test"
@@ -355,7 +357,8 @@ def build_parser() -> Parser:
     p.add_argument("--embed-dim", dest="embed_dim", type=positive(int), help="d (default 20; joint 50)")
     p.add_argument("--hops", type=positive(int), default=3)
     p.add_argument("--memory-size", type=positive(int), default=50)
-    p.add_argument("--encoding", choices=["position", "bow"], default="position")
+    p.add_argument("--encoding", choices=["position", "position-released", "bow"], default="position",
+                   help="position: the paper's formula (default); position-released: the authors' code's")
     p.add_argument("--no-temporal", action="store_true", help="no temporal encoding")
     p.add_argument("--tying", choices=["adjacent", "layerwise"], default="adjacent")
     p.add_argument("--relu", action="store_true", help="ReLU on the controller after each hop")

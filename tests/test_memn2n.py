@@ -21,17 +21,31 @@ def test_position_encoding_equals_the_formula():
     torch.manual_seed(0)
     embedding = torch.randn(1, 12, 6)
     ids = torch.tensor([[4, 7, 2, 9, 0, 0], [3, 3, 0, 0, 0, 0]])  # padded sentences of 4 and 2 words
-    got = encode(sentence_bags(ids, 12, position=True), position_weights(embedding, True))[:, 0]  # (2, d)
+    got = encode(sentence_bags(ids, 12, "position"), position_weights(embedding, True))[:, 0]  # (2, d)
     for row in range(2):
         words = [w for w in ids[row].tolist() if w]
         expected = (formula_pe(len(words), 6) * embedding[0, words]).sum(0)
         torch.testing.assert_close(got[row], expected)
 
 
+def test_released_position_encoding_equals_the_authors_formula():
+    """l_kj = 1 + 4 (k - (d+1)/2)(j - (J+1)/2) / (d J) with one J for all sentences (MemN2N-babi-matlab)."""
+    torch.manual_seed(0)
+    d, big_j = 6, 7
+    embedding = torch.randn(1, 12, d)
+    ids = torch.tensor([[4, 7, 2, 9, 0, 0], [3, 3, 0, 0, 0, 0]])
+    got = encode(sentence_bags(ids, 12, "position-released", d, big_j), position_weights(embedding, True))[:, 0]
+    for row in range(2):
+        words = [w for w in ids[row].tolist() if w]
+        table = torch.tensor([[1 + 4 * (k - (d + 1) / 2) * (j - (big_j + 1) / 2) / (d * big_j)
+                               for k in range(1, d + 1)] for j in range(1, len(words) + 1)])
+        torch.testing.assert_close(got[row], (table * embedding[0, words]).sum(0))
+
+
 def test_bag_of_words_is_the_sum_of_embeddings():
     embedding = torch.randn(2, 10, 4)
     ids = torch.tensor([[1, 5, 5, 0]])
-    got = encode(sentence_bags(ids, 10, position=False), position_weights(embedding, False))  # (1, 2, d)
+    got = encode(sentence_bags(ids, 10, "bow"), position_weights(embedding, False))  # (1, 2, d)
     torch.testing.assert_close(got[0], embedding[:, 1] + 2 * embedding[:, 5])
 
 
@@ -73,6 +87,10 @@ def reference_forward(model: MemN2N, story, query, time, linear=False):
         vectors = matrix[words]  # (J, d)
         if cfg.encoding == "position":
             vectors = vectors * formula_pe(len(words), cfg.embed_dim)
+        elif cfg.encoding == "position-released":
+            d, big_j = cfg.embed_dim, cfg.sentence_size
+            vectors = vectors * torch.tensor([[1 + 4 * (k - (d + 1) / 2) * (j - (big_j + 1) / 2) / (d * big_j)
+                                               for k in range(1, d + 1)] for j in range(1, len(words) + 1)])
         return vectors.sum(0)
 
     def memory(matrix, temporal, i, s):
@@ -100,11 +118,12 @@ def reference_forward(model: MemN2N, story, query, time, linear=False):
 
 @pytest.mark.parametrize("tying", ["adjacent", "layerwise"])
 @pytest.mark.parametrize("encoding, temporal, relu, linear", [
-    ("position", True, False, False), ("bow", False, False, False), ("position", True, True, True)])
+    ("position", True, False, False), ("bow", False, False, False), ("position", True, True, True),
+    ("position-released", True, False, False)])
 def test_matches_reference_implementation(tying, encoding, temporal, relu, linear):
     torch.manual_seed(1)
     cfg = MemN2NConfig(vocab_size=15, embed_dim=5, hops=3, memory_size=6, encoding=encoding, temporal=temporal,
-                       tying=tying, relu=relu)
+                       tying=tying, relu=relu, sentence_size=6)
     model = MemN2N(cfg)
     story = torch.randint(2, 15, (3, 4, 5))
     story[:, :, 3:] = 0  # short sentences
@@ -164,3 +183,5 @@ def test_config_rejects_bad_values():
         MemN2NConfig(vocab_size=5, encoding="lstm")
     with pytest.raises(ValueError, match="hops must be at least 1"):
         MemN2NConfig(vocab_size=5, hops=0)
+    with pytest.raises(ValueError, match="needs sentence_size"):
+        MemN2NConfig(vocab_size=5, encoding="position-released")

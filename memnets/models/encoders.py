@@ -6,27 +6,39 @@ and g_j = 2j/J - 1, so a sentence's encoding is bag_a @ E + (k/d) * (bag_g @ E) 
 where bag_a and bag_g are vocabulary-sized vectors holding each word's summed a_j and g_j. The encoder becomes one
 small dense matrix product, whose backward is a matrix product too, instead of a gather over every word and a
 scatter back into the embedding table (the slow part of a naive implementation on CPU).
+
+The authors' released code (facebookarchive/MemNN, MemN2N-babi-matlab, build_model.m) uses another weight:
+l_kj = 1 + 4 (k - (d+1)/2)(j - (J+1)/2) / (d J), with one J for the whole data set (the longest sentence, plus one
+for the time word). It splits the same way, with c_j = j - (J+1)/2: a_j = 1 - 2(d+1) c_j / (d J), g_j = 4 c_j / J.
+Its weights stay near 1, so a word's identity dominates its position; on bAbI task 16 that is the difference
+between failing (about 52% error) and solving the task (see the README).
 """
 from __future__ import annotations
 
 import torch
 
 
-def sentence_bags(ids: torch.Tensor, vocab_size: int, position: bool) -> torch.Tensor:
+def sentence_bags(ids: torch.Tensor, vocab_size: int, encoding: str, dim: int = 0,
+                  sentence_size: int = 0) -> torch.Tensor:
     """Word-weight features of sentences: (..., J) word ids -> (..., P*V), P = 2 with position encoding, else 1.
 
-    Padding (id 0) gets weight 0, so the nil word never contributes and its embedding row receives no gradient.
+    ``encoding`` is "bow", "position" (the paper's formula, J = each sentence's length) or "position-released"
+    (the authors' code, J = ``sentence_size`` for every sentence; needs ``dim`` = d). Padding (id 0) gets weight 0,
+    so the nil word never contributes and its embedding row receives no gradient.
     """
     mask = (ids != 0).to(torch.float32)  # (..., J)
-    if position:
+    j = torch.arange(1, ids.shape[-1] + 1, dtype=torch.float32)  # (J,) 1-based word positions
+    if encoding == "position":
         length = mask.sum(-1, keepdim=True).clamp(min=1)  # (..., 1) J of each sentence
-        j = torch.arange(1, ids.shape[-1] + 1, dtype=torch.float32)  # (J,)
-        a = (1 - j / length) * mask  # (..., J)
-        g = (2 * j / length - 1) * mask  # (..., J)
-        weights = torch.stack([a, g], dim=-2)  # (..., 2, J)
+        a, g = 1 - j / length, 2 * j / length - 1  # (..., J)
+    elif encoding == "position-released":
+        c = j - (sentence_size + 1) / 2  # (J,)
+        a, g = 1 - 2 * (dim + 1) * c / (dim * sentence_size), 4 * c / sentence_size  # (J,)
+    if encoding != "bow":
+        weights = torch.stack([a * mask, g * mask], dim=-2)  # (..., 2, J)
         index = torch.stack([ids, ids + vocab_size], dim=-2)  # (..., 2, J) g-weights go to the second half
     else:
-        weights, index = mask.unsqueeze(-2), ids.unsqueeze(-2)  # (..., 1, J)
+        weights, index = mask.unsqueeze(-2), ids.unsqueeze(-2)  # (..., 1, J) bag of words
     bags = torch.zeros(*ids.shape[:-1], weights.shape[-2] * vocab_size, dtype=torch.float32)
     return bags.scatter_add(-1, index.flatten(-2), weights.flatten(-2))  # (..., P*V)
 

@@ -22,15 +22,18 @@ class MemN2NConfig:
     embed_dim: int = 20  # d: 20 per task, 50 joint (§4.2)
     hops: int = 3  # K (§2.2; Table 1 uses 3)
     memory_size: int = 50  # memory slots: the most recent sentences (§4.1); stories shorter leave slots empty
-    encoding: str = "position"  # "bow" or "position" (PE, §4.1)
+    encoding: str = "position"  # "bow", "position" (PE, §4.1) or "position-released" (the authors' code's PE)
+    sentence_size: int = 0  # J of "position-released": the longest sentence + 1 (authors' build_model.m)
     temporal: bool = True  # temporal encoding T_A, T_C (§4.1)
     tying: str = "adjacent"  # "adjacent" or "layerwise" (RNN-like) weight tying (§2.2)
     relu: bool = False  # ReLU on the controller after each hop: Table 1's 10k "PE LS RN*" row, d = 100
     init_std: float = 0.1  # weights drawn from N(0, 0.1^2) (§4.2)
 
     def __post_init__(self):
-        if self.encoding not in ("bow", "position"):
-            raise ValueError(f"encoding must be 'bow' or 'position', got {self.encoding!r}")
+        if self.encoding not in ("bow", "position", "position-released"):
+            raise ValueError(f"encoding must be 'bow', 'position' or 'position-released', got {self.encoding!r}")
+        if self.encoding == "position-released" and self.sentence_size < 1:
+            raise ValueError(f"encoding 'position-released' needs sentence_size >= 1, got {self.sentence_size}")
         if self.tying not in ("adjacent", "layerwise"):
             raise ValueError(f"tying must be 'adjacent' or 'layerwise', got {self.tying!r}")
         for name in ("vocab_size", "embed_dim", "hops", "memory_size"):
@@ -83,9 +86,10 @@ class MemN2N(nn.Module):
         out instead cost 7 to 11 points of test error on bAbI tasks 6 and 10 in our runs.
         """
         cfg = self.config
-        position = cfg.encoding == "position"
+        position = cfg.encoding != "bow"
+        encoding = (cfg.encoding, cfg.embed_dim, cfg.sentence_size)
         filled = (time > 0).unsqueeze(-1).to(torch.float32)  # (B, M, 1) 0 for empty slots
-        features = sentence_bags(story, cfg.vocab_size, position) * filled  # (B, M, P*V)
+        features = sentence_bags(story, cfg.vocab_size, *encoding) * filled  # (B, M, P*V)
         weights = position_weights(self.embed, position)  # (n, P*V, d)
         if self.temporal is not None:  # T_A(i), T_C(i) join the product as one-hot features of the slot's time
             slot_time = nn.functional.one_hot((time - 1).clamp(0, cfg.memory_size - 1), cfg.memory_size)
@@ -96,7 +100,7 @@ class MemN2N(nn.Module):
             query_matrix, answer_matrix = self.embed[:1], self.embed[-1]  # B = A_1, W^T = C_K
         else:
             query_matrix, answer_matrix = self.query_embed, self.answer_embed
-        query_bags = sentence_bags(query, cfg.vocab_size, position)  # (B, P*V)
+        query_bags = sentence_bags(query, cfg.vocab_size, *encoding)  # (B, P*V)
         u = encode(query_bags, position_weights(query_matrix, position))[:, 0]  # (B, d)
 
         attention = []
