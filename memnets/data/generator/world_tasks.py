@@ -391,11 +391,15 @@ def _reveal_order(rng: random.Random) -> list[int]:
     return order
 
 
+EARLIER_PAIR = 0.35  # how often task 14 prefers an earlier pair when it has one: matches the release's 26.5% overall
+
+
 def time_reasoning(rng: random.Random, knobs: Knobs) -> list[Line]:
     """Task 14: "Yesterday Julie went to the office." ... "Where was Julie before the school?"
 
-    Each actor has four times of day, told out of order; the question asks about the latest time told for an
-    actor whose time just before it is also told. Supports: that statement, then the one before it in time.
+    Each actor has four times of day, told out of order; the question asks about a time told for an actor whose
+    time just before it is also told: mostly the latest time told, and about a quarter of the time an earlier one,
+    as in the release (26.5% of its training questions). Supports: that statement, then the one before it in time.
     Knobs: n_actors, n_locations, story_length (<= 4 * n_actors).
     """
     n_actors = knobs.n_actors or len(ACTORS_TIME)
@@ -425,15 +429,14 @@ def time_reasoning(rng: random.Random, knobs: Knobs) -> list[Line]:
             told[a][t] = w.say(text)
 
     def question(uniform):
-        cands = []
+        latest, earlier = [], []
         for a, times in told.items():
-            if not times:
-                continue
-            t = max(times)
-            if t > 0 and t - 1 in times:
-                places = plan[a][0]
-                cands.append(Line(f"Where was {a} before the {places[t]}? ", places[t - 1],
-                                  (times[t], times[t - 1])))
+            places = plan[a][0]
+            for t in times:
+                if t > 0 and t - 1 in times:
+                    line = Line(f"Where was {a} before the {places[t]}? ", places[t - 1], (times[t], times[t - 1]))
+                    (latest if t == max(times) else earlier).append(line)
+        cands = earlier if earlier and (not latest or rng.random() < EARLIER_PAIR) else latest
         return pick(rng, cands, uniform, w, window=None)
 
     return drive(rng, w, knobs, step, question)
