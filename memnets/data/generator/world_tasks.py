@@ -433,7 +433,9 @@ def time_reasoning(rng: random.Random, knobs: Knobs) -> list[Line]:
         for a, times in told.items():
             places = plan[a][0]
             for t in times:
-                if t > 0 and t - 1 in times:
+                # "before the kitchen" must name one visit: an earlier pair's place is told at no other time
+                unique = sum(places[u] == places[t] for u in times) == 1
+                if t > 0 and t - 1 in times and (t == max(times) or unique):
                     line = Line(f"Where was {a} before the {places[t]}? ", places[t - 1], (times[t], times[t - 1]))
                     (latest if t == max(times) else earlier).append(line)
         cands = earlier if earlier and (not latest or rng.random() < EARLIER_PAIR) else latest
