@@ -21,7 +21,7 @@ import torch
 
 from memnets import checkpoint, evaluate
 from memnets.data import download
-from memnets.data.babi import VARIANTS, DataError, load_splits, parse_tasks, tokenize
+from memnets.data.babi import VARIANTS, DataError, QARecord, load_splits, parse_tasks, tokenize
 from memnets.data.generator import MARKER, Knobs, write_tasks
 from memnets.data.tensors import vectorize
 from memnets.data.vocab import Vocab
@@ -205,8 +205,6 @@ def show_examples(path: Path, settings: dict, task: int, count: int) -> None:
 
 def answer_question(model, vocab: Vocab, story: list[str], question: str) -> tuple[str, list[list[float]]]:
     """The model's answer and its attention (one list per hop over the kept sentences) for one question."""
-    from memnets.data.babi import QARecord
-
     record = QARecord(tuple(story), question, "<unk>", (), 0)
     batch = vectorize([record], vocab, model.config.memory_size)
     with torch.no_grad():
