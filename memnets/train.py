@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch.func import functional_call, vmap
 from tqdm import tqdm
 
@@ -119,6 +118,15 @@ def train(model_name: str, model_config, train_data: Batch, valid_data: Batch, c
     With ``resume``, training continues from ``run_dir/last.safetensors``, losing at most the epoch in progress.
     """
     torch.set_flush_denormal(True)  # tiny gradients otherwise slow CPU arithmetic many times over
+    try:
+        return _train_loop(model_name, model_config, train_data, valid_data, cfg, vocab, data_settings, run_dir,
+                           resume, progress)
+    finally:
+        torch.set_flush_denormal(False)  # a process-wide setting: leave it as other code expects it
+
+
+def _train_loop(model_name, model_config, train_data, valid_data, cfg, vocab, data_settings, run_dir, resume,
+                progress) -> TrainResult:
     config_cls, model_cls = MODELS[model_name]
     run_dir = Path(run_dir) if run_dir else None
     r, n, b = cfg.restarts, len(train_data), cfg.batch_size
@@ -140,13 +148,12 @@ def train(model_name: str, model_config, train_data: Batch, valid_data: Batch, c
 
     skeleton = models[0].to("meta")  # structure only: functional_call supplies the weights
 
-    def batch_loss(p, story, query, time, answer, linear):
-        logits = functional_call(skeleton, p, (story, query, time, linear)).logits  # (B, V)
-        loss = F.cross_entropy(logits, answer, reduction="sum")  # summed over the batch, as the authors' code
-        return loss, (logits.argmax(-1) != answer).sum()
+    def batch_loss(p, batch, linear):  # one restart: the model's own inputs and loss (memnets.models.Trainable)
+        out = functional_call(skeleton, p, (), skeleton.inputs(batch, linear, supervised=True))
+        return skeleton.loss(out, batch)
 
-    def step_loss(p, story, query, time, answer, linear):
-        loss, errors = vmap(batch_loss)(p, story, query, time, answer, linear)  # (R,), (R,)
+    def step_loss(p, batch, linear):
+        loss, errors = vmap(batch_loss)(p, batch, linear)  # (R,), (R,)
         return loss.sum(), errors
 
     if cfg.compile:
@@ -164,16 +171,17 @@ def train(model_name: str, model_config, train_data: Batch, valid_data: Batch, c
         order = torch.rand(r, n, generator=generator).argsort(-1)  # (R, N) each restart its own shuffle
         loss_sum, error_sum = 0.0, torch.zeros(r)
         for start in range(0, n - b + 1, b):  # whole batches only, as the authors' code
-            batch = train_data[order[:, start:start + b]]  # each (R, B, ...)
-            time = noisy_time(batch.time, cfg.random_noise, generator) if cfg.random_noise else batch.time
+            batch = train_data.tensors(order[:, start:start + b])  # each (R, B, ...)
+            if cfg.random_noise:
+                batch["time"] = noisy_time(batch["time"], cfg.random_noise, generator)
             try:
-                loss, errors = step(params, batch.story, batch.query, time, batch.answer, linear)
+                loss, errors = step(params, batch, linear)
             except Exception as err:  # noqa: BLE001 - any compiler failure falls back to eager mode
                 if step is step_loss:
                     raise
                 warnings.warn(f"torch.compile failed ({type(err).__name__}: {err}); training in eager mode")
                 step = step_loss
-                loss, errors = step(params, batch.story, batch.query, time, batch.answer, linear)
+                loss, errors = step(params, batch, linear)
             grads = torch.autograd.grad(loss, tensors)
             clip_and_step(tensors, grads, lr, cfg.max_grad_norm)
             loss_sum += loss.item()
@@ -221,19 +229,27 @@ def train(model_name: str, model_config, train_data: Batch, valid_data: Batch, c
 @torch.no_grad()
 def evaluate_restarts(skeleton, params: dict, data: Batch, linear: torch.Tensor,
                       chunk: int = 512) -> tuple[list[float], list[float]]:
-    """Mean loss and error (%) of every restart on ``data``: two lists of length R."""
+    """Mean loss and error (%) of every restart on ``data``: two lists of length R.
+
+    The loss is the training loss; the error is that of answering as at test time, which for a strongly supervised
+    model means without the supporting facts (a second forward pass).
+    """
     r = linear.shape[0]
     loss, errors = torch.zeros(r), torch.zeros(r)
 
-    def run(p, story, query, time, lin):
-        return functional_call(skeleton, p, (story, query, time, lin)).logits
+    def run(p, batch, lin):
+        out = functional_call(skeleton, p, (), skeleton.inputs(batch, lin, supervised=True))
+        part_loss, wrong = skeleton.loss(out, batch)
+        if skeleton.strongly_supervised:
+            answered = functional_call(skeleton, p, (), skeleton.inputs(batch, lin, supervised=False))
+            wrong = (answered.logits.argmax(-1) != batch["answer"]).sum()
+        return part_loss, wrong
 
     for start in range(0, len(data), chunk):
-        part = data[torch.arange(start, min(start + chunk, len(data)))]
-        logits = vmap(run, in_dims=(0, None, None, None, 0))(params, part.story, part.query, part.time, linear)
-        answer = part.answer.expand(r, -1)  # (R, B)
-        loss += F.cross_entropy(logits.flatten(0, 1), answer.flatten(), reduction="none").view(r, -1).sum(-1)
-        errors += (logits.argmax(-1) != answer).sum(-1)
+        part = data.tensors(torch.arange(start, min(start + chunk, len(data))))
+        part_loss, wrong = vmap(run, in_dims=(0, None, 0))(params, part, linear)  # (R,), (R,)
+        loss += part_loss
+        errors += wrong
     return (loss / len(data)).tolist(), (errors / len(data) * 100).tolist()
 
 

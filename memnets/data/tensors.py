@@ -30,7 +30,11 @@ class Batch:
         return self.answer.shape[0]
 
     def __getitem__(self, index: torch.Tensor) -> Batch:
-        return Batch(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+        return Batch(**self.tensors(index))
+
+    def tensors(self, index: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """The fields as a dict (what models' ``inputs`` and ``loss`` read), optionally indexed by ``index``."""
+        return {f.name: getattr(self, f.name) if index is None else getattr(self, f.name)[index] for f in fields(self)}
 
 
 def vectorize(records: list[QARecord], vocab: Vocab, memory_size: int = 50) -> Batch:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from memnets.models.encoders import encode, position_weights, sentence_bags
@@ -116,3 +117,16 @@ class MemN2N(nn.Module):
         logits = u @ answer_matrix.T  # (B, V) eq. (3) before the softmax
         logits = logits.masked_fill(torch.arange(cfg.vocab_size) == 0, float("-inf"))  # never answer <nil>
         return MemN2NOutput(logits, tuple(attention))
+
+    # -------------------------------------------------------------------------------------- training protocol
+
+    strongly_supervised = False  # trained on question-answer pairs only (§1: "weakly supervised")
+
+    def inputs(self, batch: dict[str, torch.Tensor], linear: bool | torch.Tensor, supervised: bool) -> dict:
+        """Keyword arguments of ``forward``; the same with and without supervision, as no supporting fact is used."""
+        return {"story": batch["story"], "query": batch["query"], "time": batch["time"], "linear": linear}
+
+    def loss(self, out: MemN2NOutput, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cross-entropy summed over the batch (as the authors' code), and the number of wrong answers."""
+        answer = batch["answer"]
+        return F.cross_entropy(out.logits, answer, reduction="sum"), (out.logits.argmax(-1) != answer).sum()

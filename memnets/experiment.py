@@ -1,0 +1,299 @@
+"""One experiment for every model: data -> vocabulary -> tensors -> train -> test -> results.
+
+``memnets train`` is this module's :func:`run`; ``eval`` is :func:`evaluate_checkpoints`, and ``ask`` and the
+examples at the end of a run go through :func:`answer`. Nothing here depends on which model is trained: a model is
+named, its config built from a preset (the paper's settings, plain functions below) and the options given, sized to
+the data, and trained by the one loop in ``memnets.train``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+
+from memnets import checkpoint, evaluate
+from memnets.data import download
+from memnets.data.babi import DataError, QARecord, load_splits, tokenize
+from memnets.data.generator import MARKER, write_tasks
+from memnets.data.tensors import vectorize
+from memnets.data.vocab import Vocab
+from memnets.models import MODELS
+from memnets.train import BEST, LAST, TrainConfig, train
+
+# ---------------------------------------------------------------------------------------------------- presets
+
+
+def memn2n_babi_1k() -> tuple[dict, TrainConfig]:
+    """Sukhbaatar et al. (2015) §4.2, one model per task: d = 20, 100 epochs, lr halved every 25; LS, RN."""
+    return {}, TrainConfig()
+
+
+def memn2n_babi_joint() -> tuple[dict, TrainConfig]:
+    """Sukhbaatar et al. (2015) §4.2, one model for all tasks: d = 50, 60 epochs, lr halved every 15; the authors'
+    code's longer linear start (30 epochs) for the joint model."""
+    return {"embed_dim": 50}, TrainConfig(epochs=60, anneal_every=15, ls_epochs=30)
+
+
+def memnn_babi() -> tuple[dict, TrainConfig]:
+    """MemNN AM+NG+NL, strongly supervised (Weston et al. 2015 §5): SGD on the margin ranking loss. The papers do
+    not print the schedule; 20 epochs with the rate halved every 5 is ours (enough for the training loss to level
+    off on the 1k tasks). No linear start or random noise: those belong to the End-To-End model."""
+    return {}, TrainConfig(epochs=20, lr=0.01, anneal_every=5, linear_start=False, random_noise=0.0)
+
+
+def memnn_babi_joint() -> tuple[dict, TrainConfig]:
+    """MemNN for all tasks in one model: the per-task settings with a larger embedding, as for the End-To-End one."""
+    return {"embed_dim": 100}, TrainConfig(epochs=20, lr=0.01, anneal_every=5, linear_start=False, random_noise=0.0)
+
+
+PRESETS: dict[str, dict[bool, Callable[[], tuple[dict, TrainConfig]]]] = {
+    "memn2n": {False: memn2n_babi_1k, True: memn2n_babi_joint},
+    "memnn": {False: memnn_babi, True: memnn_babi_joint},
+}
+
+
+def configs(model: str, joint: bool, model_options: dict, train_options: dict, vocab_size: int = 1):
+    """The model config (before it is sized to the data) and training config: the preset, then the options given.
+
+    Options are config fields by name; one that the model's config does not have is refused, naming the model.
+    """
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; expected one of {', '.join(MODELS)}")
+    config_cls = MODELS[model][0]
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    foreign = sorted(set(model_options) - names)
+    if foreign:
+        flags = ", ".join("--" + name.replace("_", "-") for name in foreign)
+        raise ValueError(f"{flags}: not an option of --model {model}")
+    preset_model, preset_train = PRESETS[model][joint]()
+    model_cfg = config_cls(**{"vocab_size": vocab_size, **preset_model, **model_options})
+    train_cfg = dataclasses.replace(preset_train, **train_options)
+    if train_cfg.linear_start and MODELS[model][1].strongly_supervised:
+        raise ValueError(f"--model {model} has no linear-start phase (it is trained with the supporting facts)")
+    return model_cfg, train_cfg
+
+
+def fit_to_data(config, records: list[QARecord]):
+    """Size a config to its training data: the vocabulary, as many memory slots as the longest story needs (at
+    most the configured number, the authors' config.sz), the sentence length that the released position encoding
+    uses, and, for an adaptive MemNN, as many lookups as the most supporting facts of any question."""
+    names = {f.name for f in dataclasses.fields(config)}
+    sized = {"memory_size": min(config.memory_size, max(len(r.story) for r in records))}
+    if "sentence_size" in names:  # + 1 for the time word of the authors' code
+        words = max(len(tokenize(s)) for r in records for s in (*r.story, r.question))
+        sized["sentence_size"] = words + config.temporal
+    if getattr(config, "adaptive", False):
+        sized["lookups"] = max(1, max(len(r.supports) for r in records))
+    return dataclasses.replace(config, **sized)
+
+
+def require_supporting_facts(model: str, records: list[QARecord]) -> None:
+    """A strongly supervised model trains on the supporting facts: refuse data without them, pointing elsewhere."""
+    if not MODELS[model][1].strongly_supervised:
+        return
+    missing = [r for r in records if not r.supports]
+    if missing:
+        r = missing[0]
+        raise DataError(f"task {r.task}: {len(missing)} training question(s) have no supporting facts (first: "
+                        f"{r.question!r}); --model {model} is trained with them (strong supervision); "
+                        f"train --model memn2n instead, which needs only the answers")
+
+
+# ------------------------------------------------------------------------------------------------------- data
+
+
+def data_settings(data: str | None, data_dir: str | None, variant: str, questions: int, data_seed: int) -> dict:
+    """Where the questions come from: recorded in every checkpoint so that ``eval`` can read the same data."""
+    if data == "babi" or (data is None and (data_dir or os.environ.get("MEMNETS_DATA"))):
+        root = download.resolve_data_dir(data_dir)
+        if root is None:
+            raise DataError("no bAbI data found: pass --data-dir DIR, set MEMNETS_DATA, "
+                            "or run 'memnets data download babi'")
+        settings = {"source": "babi", "data_dir": str(Path(root).resolve()), "variant": variant}
+        for folder in (Path(root), Path(root) / variant):
+            if (folder / MARKER).is_file():  # a folder written by `memnets generate`, not the release
+                settings["generated"] = json.loads((folder / MARKER).read_text())
+        return settings
+    return {"source": "generated", "questions": questions, "data_seed": data_seed, "variant": "en"}
+
+
+def read_data(settings: dict, tasks: list[int], valid_fraction: float) -> dict:
+    """Train/valid/test records of ``tasks`` from the source that ``settings`` describes."""
+    if settings["source"] == "babi":
+        return load_splits(settings["data_dir"], tasks, settings["variant"], valid_fraction)
+    with tempfile.TemporaryDirectory(prefix="memnets-generated-") as folder:
+        write_tasks(folder, tasks, settings["questions"], settings["data_seed"])
+        return load_splits(folder, tasks, "en", valid_fraction)
+
+
+def describe(settings: dict) -> str:
+    if settings.get("generated"):
+        return f"bAbI-format data generated by memnets (seed {settings['generated']['seed']}) in {settings['data_dir']}"
+    if settings["source"] == "babi":
+        return f"bAbI v1.2 '{settings['variant']}' from {settings['data_dir']}"
+    return (f"freshly generated bAbI data ({settings['questions']} questions per task and split, "
+            f"seed {settings['data_seed']}; no download needed)")
+
+
+def paper_column(settings: dict, model: str, model_cfg, training: TrainConfig, joint: bool) -> str | None:
+    """The published column (``evaluate.PAPER``) that this run reproduces, if it reproduces one."""
+    if settings["source"] != "babi" or settings.get("generated"):
+        return None
+    small = settings["variant"] in ("en", "en-valid")
+    if model == "memnn":
+        published = model_cfg.adaptive and model_cfg.ngrams and model_cfg.nonlinear and model_cfg.time_features
+        return "1k MemNN AM+NG+NL" if published and small and not joint else None
+    standard = (model_cfg.encoding.startswith("position") and model_cfg.temporal and model_cfg.tying == "adjacent"
+                and model_cfg.hops == 3 and training.linear_start and training.random_noise > 0)
+    if not standard:
+        return None
+    if small:
+        return "1k PE LS RN joint" if joint else "1k PE LS RN"
+    if not joint:
+        return "10k PE LS RN*" if model_cfg.relu and model_cfg.embed_dim == 100 else "10k PE LS RN"
+    return None
+
+
+# ------------------------------------------------------------------------------------------------------ train
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """Everything ``memnets train`` was asked to do."""
+
+    model: str  # a name in memnets.models.MODELS
+    tasks: list[int]
+    joint: bool  # one model for all the tasks
+    data: dict  # from data_settings
+    model_options: dict  # config fields given on the command line; the rest come from the preset
+    train_options: dict  # TrainConfig fields given on the command line
+    run_dir: Path
+    resume: bool = False
+    progress: bool = True
+    command: str = ""
+
+
+def run(exp: Experiment, log: Callable[[str], None] = print) -> dict:
+    """Train and test one model per task (or one joint model), write results.json and results.md; return the
+    report. ``log`` receives one line per stage; the caller decides how to show it."""
+    started = time.perf_counter()
+    model_cfg, train_cfg = configs(exp.model, exp.joint, exp.model_options, exp.train_options)  # checks options
+    options = {"model_name": exp.model,
+               "model": {k: v for k, v in dataclasses.asdict(model_cfg).items() if k != "vocab_size"},
+               "train": dataclasses.asdict(train_cfg), "data": exp.data}
+    errors, not_run, runs = {}, {}, {}
+    for group in [exp.tasks] if exp.joint else [[t] for t in exp.tasks]:
+        group_dir = exp.run_dir if exp.joint else exp.run_dir / f"task{group[0]:02d}"
+        done = group_dir / "result.json"
+        if exp.resume and done.is_file():  # finished before the interruption: keep its result
+            finished = json.loads(done.read_text())
+            checkpoint.require_same(done, finished["options"], options)
+            runs[group_dir.name] = finished
+            errors.update({int(t): e for t, e in finished["per_task"].items()})
+            continue
+        try:
+            splits = read_data(exp.data, group, train_cfg.valid_fraction)
+            require_supporting_facts(exp.model, splits["train"])
+        except DataError as err:
+            if exp.joint or len(exp.tasks) == 1:
+                raise
+            log(f"task {group[0]} not run: {err}")
+            not_run[group[0]] = str(err)
+            continue
+        vocab = Vocab.build(splits["train"] + splits["valid"])
+        model_cfg, train_cfg = configs(exp.model, exp.joint, exp.model_options, exp.train_options, len(vocab))
+        model_cfg = fit_to_data(model_cfg, splits["train"])
+        data = {name: vectorize(records, vocab, model_cfg.memory_size) for name, records in splits.items()}
+        label = "joint" if exp.joint else f"task {group[0]}"
+        log(f"{label}: {len(data['train'])} train / {len(data['valid'])} valid / {len(data['test'])} test"
+            f" questions, vocabulary {len(vocab)}, {model_cfg.memory_size} memory slots, "
+            f"{train_cfg.restarts} restart(s)")
+        result = train(exp.model, model_cfg, data["train"], data["valid"], train_cfg, vocab,
+                       {**exp.data, "tasks": group}, run_dir=group_dir,
+                       resume=exp.resume and (group_dir / LAST).is_file(), progress=exp.progress)
+        group_errors = evaluate.task_errors(result.model, data["test"])
+        errors.update(group_errors)
+        runs[group_dir.name] = {"per_task": {str(t): e for t, e in group_errors.items()}, "options": options,
+                                "model_config": dataclasses.asdict(model_cfg),
+                                "best_restart": result.best_restart, "valid_error": result.valid_error,
+                                "train_seconds": round(result.train_seconds, 2),
+                                "questions_per_second": round(result.questions_per_second),
+                                "steady_questions": result.steady_questions,
+                                "steady_seconds": round(result.steady_seconds, 3)}
+        if result.model.strongly_supervised:
+            runs[group_dir.name]["supporting_fact_accuracy"] = evaluate.support_accuracy(result.model, data["test"])
+        evaluate.write_json(done, runs[group_dir.name])
+        if not exp.joint:
+            log(f"task {group[0]}: test error {group_errors[group[0]]:.1f}% "
+                f"({result.train_seconds:.0f} s, {result.questions_per_second:,.0f} questions/s)")
+    if not errors:
+        raise DataError("no task could be run")
+
+    column = paper_column(exp.data, exp.model, model_cfg, train_cfg, exp.joint)
+    summary = evaluate.summarize(errors)
+    steady = sum(r["steady_questions"] for r in runs.values())
+    steady_time = sum(r["steady_seconds"] for r in runs.values())
+    report = {"command": exp.command, "model": exp.model,
+              "mode": "joint" if exp.joint else "per-task", "data": exp.data,
+              "model_config": options["model"], "train_config": options["train"], **summary,
+              "paper_column": column, "paper": evaluate.paper_summary(column, sorted(errors)) if column else None,
+              "tasks_not_run": {str(t): why for t, why in not_run.items()},
+              "wall_seconds": round(time.perf_counter() - started, 1),
+              "train_seconds": round(sum(r["train_seconds"] for r in runs.values()), 1),
+              "questions_per_second": round(steady / steady_time) if steady_time else None, "runs": runs}
+    evaluate.write_json(exp.run_dir / "results.json", report)
+    (exp.run_dir / "results.md").write_text(evaluate.markdown_table(summary, column))
+    return report
+
+
+# ------------------------------------------------------------------------------------------------- eval, ask
+
+
+def evaluate_checkpoints(paths: list[Path], data_dir: str | None, variant: str | None, tasks: list[int] | None,
+                         log: Callable[[str], None] = print) -> dict:
+    """Test checkpoints on the data they were trained on (generated data is regenerated from its seed) or on the
+    bAbI data in ``data_dir``; returns the summary of every task tested."""
+    errors = {}
+    for path in paths:
+        model, vocab, meta = checkpoint.load_model(path)
+        settings = dict(meta["data"])
+        if data_dir:
+            settings.update(source="babi", data_dir=data_dir, variant=variant or settings["variant"])
+        test = vectorize(read_data(settings, tasks or settings["tasks"], 0.1)["test"], vocab, model.config.memory_size)
+        found = evaluate.task_errors(model, test)
+        log(f"{path}: " + ", ".join(f"task {t} {e:.1f}%" for t, e in found.items()))
+        errors.update(found)
+    return evaluate.summarize(errors)
+
+
+class Answer(NamedTuple):
+    """One answered question, for people: what ``ask``, the run's examples and the plots show."""
+
+    answer: str
+    sentences: list[str]  # the story sentences the model's memory held, oldest first
+    step: str  # "hop" (End-To-End attention) or "lookup" (MemNN's O)
+    weights: list[list[float]]  # per hop: attention over the sentences; per lookup: s_O of each sentence
+    chosen: list[int | None]  # per hop or lookup, the sentence it picked (None: STOP, or no lookup)
+
+
+def answer(model, vocab: Vocab, story: list[str], question: str) -> Answer:
+    """The model's answer to ``question`` about ``story``, with what each hop or lookup looked at."""
+    record = QARecord(tuple(story), question, "<unk>", (), 0)
+    batch = vectorize([record], vocab, model.config.memory_size)
+    with torch.no_grad():
+        out = model(**model.inputs(batch.tensors(), False, supervised=False))
+    kept = int((batch.time[0] > 0).sum())
+    sentences = list(story)[-kept:]
+    text = vocab.words[int(out.logits[0].argmax())]
+    if model.strongly_supervised:  # MemNN: the memory each lookup selected, and the scores it chose by
+        chosen = [int(s) if 0 <= int(s) < kept else None for s in out.selected[0].tolist()]
+        return Answer(text, sentences, "lookup", [row[:kept].tolist() for row in out.scores[0]], chosen)
+    weights = [a[0, :kept].tolist() for a in out.attention]
+    return Answer(text, sentences, "hop", weights, [max(range(kept), key=w.__getitem__) for w in weights])
