@@ -1,7 +1,9 @@
 """Checkpoints: one safetensors file holding the weights and, as JSON metadata, everything needed to rebuild the
 model (its name and config), read its inputs (the vocabulary and data settings) and report on it.
 
-Every consumer (``eval``, ``ask``, the attention plots) rebuilds a model through :func:`load_model`. Files are
+Every consumer (``eval``, ``ask``, the attention plots) rebuilds a model through :func:`load_model`, which checks
+the file against the model's config first: a file that does not match gets one CheckpointError line naming it and
+the first thing that differs, never a traceback from deep inside the model or PyTorch. Files are
 written atomically: to a temporary file in the same folder, then renamed over the old one, so a killed process
 leaves either the old checkpoint or the new one, never half of one.
 """
@@ -11,6 +13,7 @@ import dataclasses
 import json
 import os
 import tempfile
+import typing
 from pathlib import Path
 
 import torch
@@ -49,10 +52,23 @@ def load(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
             meta = f.metadata() or {}
             tensors = {name: f.get_tensor(name) for name in f.keys()}
     except (SafetensorError, OSError, ValueError) as err:
-        raise CheckpointError(f"{path} is not a readable safetensors checkpoint ({err})") from None
+        raise CheckpointError(f"{path} is not a readable safetensors checkpoint ({_one_line(err)})") from None
     if "memnets" not in meta:
         raise CheckpointError(f"{path} is a safetensors file but not a memnets checkpoint (no 'memnets' metadata)")
-    return tensors, json.loads(meta["memnets"])
+    try:
+        decoded = json.loads(meta["memnets"])
+    except (ValueError, RecursionError) as err:  # ValueError: bad JSON, or an integer too long to convert
+        raise CheckpointError(f"{path}: its 'memnets' metadata is not valid JSON ({_one_line(err)})") from None
+    if not isinstance(decoded, dict):
+        raise CheckpointError(f"{path}: its 'memnets' metadata is a JSON {type(decoded).__name__}, "
+                              f"expected an object of settings")
+    return tensors, decoded
+
+
+def _one_line(err: BaseException) -> str:
+    # Library messages can span lines or be empty; an error here is one line that names the file.
+    text = " ".join(str(err).split())
+    return text[:200] if text else type(err).__name__
 
 
 def require_same(path: Path, recorded: dict, current: dict, prefix: str = "") -> None:
@@ -72,14 +88,105 @@ def model_meta(name: str, config, vocab: Vocab, **extra) -> dict:
 
 
 def load_model(path: str | Path):
-    """Rebuild a model from its checkpoint: returns (model in eval mode, vocab, metadata)."""
+    """Rebuild a model from its checkpoint: returns (model in eval mode, vocab, metadata).
+
+    Everything is checked against the model's config before any weight is allocated: the config's fields and
+    their types, the vocabulary, and every tensor's name and shape (from the model built on the meta device,
+    which costs no memory, so that a config asking for a huge model is refused rather than allocated).
+    """
     tensors, meta = load(path)
     if "state" in meta:
         raise CheckpointError(f"{path} holds the state of a training run, for --resume; "
                               f"the trained model is {Path(path).with_name('checkpoint.safetensors')}")
-    if meta.get("model") not in MODELS:
-        raise CheckpointError(f"{path}: unknown model {meta.get('model')!r}; known: {', '.join(MODELS)}")
-    config_cls, model_cls = MODELS[meta["model"]]
-    model = model_cls(config_cls(**meta["config"]))
-    model.load_state_dict(tensors)
-    return model.eval(), Vocab(meta["vocab"]), meta
+    name = meta.get("model")
+    if not isinstance(name, str) or name not in MODELS:
+        raise CheckpointError(f"{path}: unknown model {_short(name)}; known: {', '.join(MODELS)}")
+    config_cls, model_cls = MODELS[name]
+    config = _config(path, config_cls, meta)
+    vocab = _vocab(path, meta, config)
+    try:
+        with torch.device("meta"):
+            expected = {k: tuple(v.shape) for k, v in model_cls(config).state_dict().items()}
+    except (ValueError, TypeError, RuntimeError, OverflowError) as err:
+        raise CheckpointError(f"{path}: the config does not build a {name} model ({_one_line(err)})") from None
+    _check_tensors(path, tensors, expected)
+    model = model_cls(config)
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as err:  # names and shapes match, so only a tensor whose values cannot be copied in
+        raise CheckpointError(f"{path}: its tensors do not load into the model ({_one_line(err)})") from None
+    return model.eval(), vocab, meta
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _config(path: Path, config_cls, meta: dict):
+    """The model's config from the metadata, with each field's presence and type checked first."""
+    if "config" not in meta:
+        raise CheckpointError(f"{path}: metadata has no 'config'; expected the {config_cls.__name__} fields")
+    values = meta["config"]
+    if not isinstance(values, dict):
+        raise CheckpointError(f"{path}: 'config' is a JSON {type(values).__name__}, expected an object of "
+                              f"{config_cls.__name__} fields")
+    fields = {f.name: f for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise CheckpointError(f"{path}: config field {_short(unknown[0])} is not one of {config_cls.__name__}'s "
+                              f"({', '.join(fields)})")
+    no_default = dataclasses.MISSING
+    missing = [n for n, f in fields.items()
+               if n not in values and f.default is no_default and f.default_factory is no_default]
+    if missing:
+        raise CheckpointError(f"{path}: config has no {missing[0]!r}, which {config_cls.__name__} requires")
+    try:
+        hints = typing.get_type_hints(config_cls)
+    except (NameError, TypeError):  # an annotation that names something only a type checker sees
+        hints = {}
+    for key, value in values.items():
+        kind = hints.get(key)
+        if kind in _JSON_TYPES and not _is_a(value, kind):  # fields of other types are left to the config
+            raise CheckpointError(f"{path}: config field {key!r} is {_short(value)}, expected type {kind.__name__}")
+    try:
+        return config_cls(**values)
+    except (ValueError, TypeError) as err:  # the config's own checks (__post_init__)
+        raise CheckpointError(f"{path}: the config is not a valid {config_cls.__name__}: {_one_line(err)}") from None
+
+
+# The JSON values each simple field type accepts: JSON has one number type, so a float field takes 1 as well.
+_JSON_TYPES = {int: int, float: (int, float), bool: bool, str: str}
+
+
+def _is_a(value, kind: type) -> bool:
+    if isinstance(value, bool) and kind is not bool:  # bool is a subclass of int, but true is not a size
+        return False
+    return isinstance(value, _JSON_TYPES[kind])
+
+
+def _vocab(path: Path, meta: dict, config) -> Vocab:
+    words = meta.get("vocab")
+    if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+        raise CheckpointError(f"{path}: metadata has no 'vocab' list of words (got {_short(words)})")
+    try:
+        vocab = Vocab(words)
+    except ValueError as err:
+        raise CheckpointError(f"{path}: {err}") from None
+    size = getattr(config, "vocab_size", len(vocab))
+    if size != len(vocab):  # ids past either end would fail only later, inside the model or the answer lookup
+        raise CheckpointError(f"{path}: the vocabulary has {len(vocab)} words, the config's vocab_size is {size}")
+    return vocab
+
+
+def _check_tensors(path: Path, tensors: dict[str, torch.Tensor], expected: dict[str, tuple[int, ...]]) -> None:
+    for key, shape in expected.items():
+        if key not in tensors:
+            raise CheckpointError(f"{path}: tensor {key} is missing; the config expects one of shape {shape}")
+        if tuple(tensors[key].shape) != shape:
+            raise CheckpointError(f"{path}: tensor {key} has shape {tuple(tensors[key].shape)}, "
+                                  f"the config expects {shape}")
+    extra = sorted(set(tensors) - set(expected))
+    if extra:
+        raise CheckpointError(f"{path}: tensor {_short(extra[0])} is not part of the model; it has "
+                              f"{', '.join(expected)}")

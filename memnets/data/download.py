@@ -7,8 +7,9 @@ cache (``$XDG_CACHE_HOME/memnets/babi/tasks_1-20_v1-2``).
 ``download_babi`` fetches ``tasks_1-20_v1-2.tar.gz`` and installs it into the
 cache only after the archive has been read to the end, holds every expected
 file and, for the official URLs, matches the recorded size and SHA-256.  The
-extracted folder is the last thing moved into place, so its existence means a
-complete, verified install; every failure path removes its temporary files.
+extracted folder is moved into place in one rename once it is complete, so its
+existence means a complete, verified install; a failed install puts back the
+copy it replaced, and every failure path removes its temporary files.
 """
 
 from __future__ import annotations
@@ -212,21 +213,31 @@ def _is_safe(name: str) -> bool:
 
 
 def _install(part: Path, digest: str, babi_dir: Path) -> Path:
-    """Unpack a verified archive and move it, its digest and the data into place."""
+    """Unpack a verified archive and move the data, then its digest and the archive, into place.
+
+    The data folder is swapped first: if that move fails (or is interrupted), the copy installed before is moved
+    back, so a failure leaves the previous complete install or the new one, never neither.
+    """
     target = babi_dir / RELEASE_NAME
     staging = Path(tempfile.mkdtemp(dir=babi_dir, prefix=f".{RELEASE_NAME}.extract."))
     try:
         _extract_regular_files(part, staging)
         digest_tmp = staging / "sha256"
         digest_tmp.write_text(f"{digest}  {TARBALL_NAME}\n", encoding="ascii")
-        os.replace(digest_tmp, babi_dir / f"{RELEASE_NAME}.sha256")
-        os.replace(part, babi_dir / TARBALL_NAME)
         # os.replace cannot overwrite a non-empty folder: move an older copy
         # aside first (into the staging folder, which is deleted below).
+        previous = staging / "previous"
         if target.exists():
-            os.replace(target, staging / "previous")
-        os.replace(staging / RELEASE_NAME, target)
-    except OSError as exc:
+            os.replace(target, previous)
+        try:
+            os.replace(staging / RELEASE_NAME, target)
+        except BaseException:
+            if previous.exists():
+                os.replace(previous, target)
+            raise
+        os.replace(digest_tmp, babi_dir / f"{RELEASE_NAME}.sha256")
+        os.replace(part, babi_dir / TARBALL_NAME)
+    except (OSError, tarfile.TarError, EOFError, zlib.error) as exc:
         raise DownloadError(f"Could not unpack the bAbI tasks into {babi_dir}: {exc}.") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,563 @@
+"""Reliability of the readers and writers: damaged, ambiguous or mismatched bAbI data and checkpoints end in one
+DataError or CheckpointError line that names the file (and line) and what was expected, never a traceback; and an
+interrupted write leaves the previous checkpoint or bAbI install in place, with no temporary file behind.
+
+The first tests reproduce reported failures one by one; the hypothesis tests below them check the same contracts
+on generated input (kept to at most 50 examples each: ``benchmarks/fuzz.py`` runs them with many more).
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import random
+import re
+import shutil
+import struct
+import tarfile
+import tempfile
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from safetensors.torch import save as safetensors_bytes
+from safetensors.torch import save_file
+
+from memnets import checkpoint
+from memnets.checkpoint import CheckpointError
+from memnets.data import download
+from memnets.data.babi import DataError, QARecord, decode, load_splits, parse_babi, read_split
+from memnets.data.download import DownloadError
+from memnets.data.vocab import Vocab
+from memnets.models.memn2n import MemN2N, MemN2NConfig
+
+STORY = "1 Mary moved to the bathroom.\n2 John went to the hallway.\n3 Where is Mary? \tbathroom\t1\n"
+MEMBER = "tasks_1-20_v1-2/en/qa1_single-supporting-fact_train.txt"
+
+# Generated inputs are small and each example is cheap; no deadline, as the machine is shared and timings vary.
+FUZZ = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SOME = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def tar_bytes(members: dict[str, bytes], compression: str = "gz") -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode=f"w:{compression}") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def one_line_error(err: pytest.ExceptionInfo, starts: str, *fragments: str) -> None:
+    message = str(err.value)
+    assert "\n" not in message, message
+    assert message.startswith(starts), message
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+# ------------------------------------------------------------------------------------ 1. unreadable tarballs
+
+
+@pytest.mark.parametrize("kind", ["truncated", "garbage", "empty", "gzip-not-tar"])
+def test_unreadable_tarball_is_one_data_error(tmp_path, kind):
+    good = tar_bytes({MEMBER: STORY.encode() * 400})  # large enough that half of it cuts into the member
+    content = {"truncated": good[: len(good) // 2], "garbage": b"not an archive" * 20, "empty": b"",
+               "gzip-not-tar": gzip.compress(b"plain text, not a tar" * 10)}[kind]
+    path = tmp_path / "tasks_1-20_v1-2.tar.gz"
+    path.write_bytes(content)
+    for read in (lambda: read_split(path, 1, "train"), lambda: load_splits(path, [1])):
+        with pytest.raises(DataError) as err:
+            read()
+        one_line_error(err, str(path), "not a readable bAbI archive (truncated or not a tar)")
+
+
+def test_member_that_breaks_off_while_read_is_one_data_error(tmp_path, monkeypatch):
+    # The archive lists fine but is cut short before its member is read: what reading a tarball that another
+    # process is still writing (or replacing) looks like.
+    good = tar_bytes({MEMBER: random.Random(0).randbytes(60_000).hex().encode()})
+    path = tmp_path / "tasks_1-20_v1-2.tar.gz"
+    path.write_bytes(good)
+    extractfile = tarfile.TarFile.extractfile
+
+    def truncate_then_extract(self, member):
+        with open(path, "r+b") as f:
+            f.truncate(len(good) // 2)
+        return extractfile(self, member)
+
+    monkeypatch.setattr(tarfile.TarFile, "extractfile", truncate_then_extract)
+    with pytest.raises(DataError) as err:
+        read_split(path, 1, "train")
+    one_line_error(err, str(path), "not a readable bAbI archive (truncated or not a tar)", f"{MEMBER} breaks off")
+
+
+# ------------------------------------------------------------------------------------- 2. ambiguous folders
+
+
+def test_two_files_for_one_task_in_a_folder_is_an_error(tmp_path):
+    folder = tmp_path / "en"
+    folder.mkdir()
+    (folder / "qa1_single-supporting-fact_train.txt").write_text(STORY)
+    (folder / "qa1_copy_train.txt").write_text(STORY.replace("bathroom", "garden"))
+    with pytest.raises(DataError) as err:
+        read_split(tmp_path, 1, "train")
+    one_line_error(err, str(folder), "qa1_copy_train.txt", "qa1_single-supporting-fact_train.txt", "exactly one")
+
+
+def test_two_members_for_one_task_in_a_tarball_is_an_error(tmp_path):
+    path = tmp_path / "tasks_1-20_v1-2.tar.gz"
+    copy = "tasks_1-20_v1-2/en/qa1_copy_train.txt"
+    path.write_bytes(tar_bytes({MEMBER: STORY.encode(), copy: STORY.encode()}))
+    with pytest.raises(DataError) as err:
+        read_split(path, 1, "train")
+    one_line_error(err, str(path), MEMBER, copy, "exactly one")
+
+
+# ----------------------------------------------------------------------------- 3, 4. mismatched checkpoints
+
+VOCAB = Vocab(["<nil>", "<unk>", "mary", "garden"])
+CONFIG = MemN2NConfig(vocab_size=len(VOCAB), embed_dim=3, hops=2, memory_size=4)
+
+
+def tiny_checkpoint() -> tuple[dict[str, torch.Tensor], dict]:
+    torch.manual_seed(0)
+    meta = checkpoint.model_meta("memn2n", CONFIG, VOCAB)
+    return MemN2N(CONFIG).state_dict(), json.loads(json.dumps(meta))  # a copy: cases change it in place
+
+
+def set_config(key, value):
+    return lambda meta, tensors: meta["config"].__setitem__(key, value)
+
+
+MISMATCHES = {
+    "no config": (lambda m, t: m.pop("config"), "metadata has no 'config'"),
+    "config not an object": (lambda m, t: m.__setitem__("config", [3, 2]), "'config' is a JSON list"),
+    "unknown config field": (set_config("colour", "red"), "config field 'colour' is not one of MemN2NConfig's"),
+    "missing config field": (lambda m, t: m["config"].pop("vocab_size"), "config has no 'vocab_size'"),
+    "config field of the wrong type": (set_config("embed_dim", "3"),
+                                       "config field 'embed_dim' is '3', expected type int"),
+    "bool for an int": (set_config("hops", True), "config field 'hops' is True, expected type int"),
+    "config refused by __post_init__": (set_config("encoding", "fourier"),
+                                        "the config is not a valid MemN2NConfig: encoding must be"),
+    "model name not a string": (lambda m, t: m.__setitem__("model", ["memn2n"]), "unknown model ['memn2n']"),
+    "no vocab": (lambda m, t: m.pop("vocab"), "metadata has no 'vocab'"),
+    "vocab without nil": (lambda m, t: m.__setitem__("vocab", ["mary", "<nil>", "<unk>", "x"]),
+                          "a vocabulary starts with '<nil>', '<unk>'"),
+    "vocab of the wrong size": (lambda m, t: m["vocab"].append("kitchen"),
+                                "the vocabulary has 5 words, the config's vocab_size is 4"),
+    "tensor of the wrong shape": (lambda m, t: t.__setitem__("embed", torch.zeros(3, 5, 3)),
+                                  "tensor embed has shape (3, 5, 3), the config expects (3, 4, 3)"),
+    "tensor missing": (lambda m, t: t.pop("temporal"), "tensor temporal is missing; the config expects one of "
+                                                       "shape (3, 4, 3)"),
+    "tensor not in the model": (lambda m, t: t.__setitem__("bias", torch.zeros(2)),
+                                "tensor 'bias' is not part of the model"),
+    # Checked against shapes before any weight is allocated: building this model would need petabytes.
+    "config asking for a huge model": (set_config("hops", 10**15),
+                                       "tensor embed has shape (3, 4, 3), the config expects (1000000000000001, 4, 3)"),
+}
+
+
+@pytest.mark.parametrize("case", list(MISMATCHES))
+def test_mismatched_checkpoint_is_one_checkpoint_error(tmp_path, case):
+    tensors, meta = tiny_checkpoint()
+    change, fragment = MISMATCHES[case]
+    change(meta, tensors)
+    path = tmp_path / "checkpoint.safetensors"
+    checkpoint.save(path, tensors, meta)
+    with pytest.raises(CheckpointError) as err:
+        checkpoint.load_model(path)
+    one_line_error(err, str(path), fragment)
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("{not json", "its 'memnets' metadata is not valid JSON"),
+    ("", "its 'memnets' metadata is not valid JSON"),
+    ("[" * 100_000, "its 'memnets' metadata is not valid JSON"),  # nested deeper than the JSON decoder recurses
+    ("1" * 5000, "its 'memnets' metadata is not valid JSON"),  # past Python's limit on long integer strings
+    ("[1, 2]", "its 'memnets' metadata is a JSON list, expected an object"),
+])
+def test_metadata_that_is_not_a_json_object_is_one_checkpoint_error(tmp_path, text, fragment):
+    path = tmp_path / "checkpoint.safetensors"
+    save_file(tiny_checkpoint()[0], str(path), metadata={"memnets": text})
+    for read in (checkpoint.load, checkpoint.load_model):
+        with pytest.raises(CheckpointError) as err:
+            read(path)
+        one_line_error(err, str(path), fragment)
+
+
+def test_a_matching_checkpoint_still_loads(tmp_path):
+    tensors, meta = tiny_checkpoint()
+    path = tmp_path / "checkpoint.safetensors"
+    checkpoint.save(path, tensors, meta)
+    model, vocab, loaded = checkpoint.load_model(path)
+    assert isinstance(model, MemN2N) and not model.training and model.config == CONFIG
+    assert vocab.words == VOCAB.words and loaded == meta
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in tensors.items())
+
+
+# ------------------------------------------------------------------------------- the bAbI parser, generated
+
+SOURCE = "s.txt"
+# Words of any script, but without whitespace (Cc holds the tab and the ASCII separators str.strip removes, Z*
+# the rest) and without "?", which marks a question: so that a sentence written out reads back the same.
+WORD = st.text(st.characters(exclude_categories=("Cc", "Cs", "Zs", "Zl", "Zp"), exclude_characters="?"),
+               min_size=1, max_size=6)
+SENTENCE = st.lists(WORD, min_size=1, max_size=5).map(" ".join)
+QUESTION = SENTENCE.map(lambda s: s + "?")
+
+
+@st.composite
+def babi_files(draw) -> tuple[list[str], list[QARecord], list[int]]:
+    """Lines of a valid bAbI file, the records it must parse into, and the 0-based indices of its question lines."""
+    lines, records, questions = [], [], []
+    for _ in range(draw(st.integers(1, 3))):
+        statements, statement_ids = [], []
+        length = draw(st.integers(1, 7))
+        for line_id in range(1, length + 1):
+            if line_id < length and draw(st.booleans()):  # each story ends with a question
+                sentence = draw(SENTENCE)
+                statements.append(sentence)
+                statement_ids.append(line_id)
+                lines.append(f"{line_id} {sentence}")
+                continue
+            question, answer = draw(QUESTION), draw(WORD)
+            picks = draw(st.lists(st.integers(0, len(statements) - 1), max_size=3)) if statements else []
+            questions.append(len(lines))
+            lines.append(f"{line_id} {question} \t{answer}\t{' '.join(str(statement_ids[p]) for p in picks)}")
+            records.append(QARecord(tuple(statements), question, answer.lower(), tuple(picks), 1))
+    return lines, records, questions
+
+
+def error_line(err: DataError, text: str) -> int | None:
+    """The line number a parser error names (None for a whole-file error), after checking the message's form."""
+    message = str(err)
+    assert "\n" not in message, message
+    match = re.match(rf"{re.escape(SOURCE)}(?::(\d+))?: ", message)
+    assert match, message
+    if match.group(1) is None:
+        return None
+    line = int(match.group(1))
+    assert 1 <= line <= len(text.split("\n")), message
+    return line
+
+
+@FUZZ
+@given(babi_files(), st.data())
+def test_valid_text_round_trips(file, data):
+    lines, records, _ = file
+    # Blank or whitespace-only lines anywhere are skipped, and Windows line ends read the same.
+    for _ in range(data.draw(st.integers(0, 3))):
+        lines.insert(data.draw(st.integers(0, len(lines))), data.draw(st.sampled_from(["", " ", "\t", "\u3000"])))
+    end = data.draw(st.sampled_from(["\n", "\r\n"]))
+    assert parse_babi(end.join(lines) + end, SOURCE, task=1) == records
+
+
+BREAKS = ["tab dropped", "bad id", "non-number id", "huge id", "bad support", "no question", "no answer", "extra field"]
+
+
+@FUZZ
+@given(babi_files(), st.sampled_from(BREAKS), st.data())
+def test_one_broken_line_is_named(file, kind, data):
+    lines, _, questions = file
+    needs_question = kind in ("tab dropped", "bad support", "no question", "no answer", "extra field")
+    index = data.draw(st.sampled_from(questions if needs_question else range(len(lines))))
+    head, _, rest = lines[index].partition(" ")
+    previous_id = int(lines[index - 1].split(" ")[0]) if index else 0
+    if kind == "tab dropped":
+        rest = rest.replace("\t", " ")
+    elif kind == "bad id":
+        head = str(data.draw(st.integers(0, 10**30).filter(lambda n: n not in (1, previous_id + 1))))
+    elif kind == "non-number id":  # "²" and "٣" pass str.isdigit; int() refuses the first and reads the second
+        head = data.draw(st.one_of(st.sampled_from(["²", "٣", "1.0", "-1", "x1", ""]),
+                                   st.text(st.characters(exclude_characters=" \n"), max_size=5)
+                                   .filter(lambda s: not (s.isascii() and s.isdigit()))))
+    elif kind == "huge id":
+        head = "9" * data.draw(st.sampled_from([19, 5000]))
+    elif kind == "bad support":
+        rest += " " + data.draw(st.sampled_from(["²", "٣", "x", "-1", "9" * 5000, head, str(int(head) + 1)]))
+    else:
+        question, answer, supports = rest.split("\t")
+        rest = {"no question": f" \t{answer}\t{supports}", "no answer": f"{question}\t \t{supports}",
+                "extra field": f"{rest}\textra"}[kind]
+    lines[index] = f"{head} {rest}"
+    text = "\n".join(lines) + "\n"
+    with pytest.raises(DataError) as err:
+        parse_babi(text, SOURCE, task=1)
+    assert error_line(err.value, text) == index + 1, str(err.value)
+
+
+@FUZZ
+@given(babi_files(), st.sampled_from(["garbage line", "cut", "replace", "delete"]), st.data())
+def test_damaged_text_parses_or_is_one_data_error(file, kind, data):
+    text = "\n".join(file[0]) + "\n"
+    position = data.draw(st.integers(0, len(text)))
+    junk = data.draw(st.text(max_size=20))
+    if kind == "garbage line":
+        position = text.rfind("\n", 0, position) + 1  # the start of a line
+        text = text[:position] + junk.replace("\n", "") + "\n" + text[position:]
+    elif kind == "cut":
+        text = text[:position]
+    elif kind == "replace":
+        text = text[:position] + junk + text[position + 1:]
+    else:
+        text = text[:position] + text[position + 1:]
+    first_changed = text[:position].count("\n") + 1  # lines before it still parse as before
+    try:
+        records = parse_babi(text, SOURCE, task=1)
+    except DataError as err:
+        line = error_line(err, text)
+        assert line is None or line >= first_changed, str(err)
+    else:
+        assert records and all(isinstance(r, QARecord) for r in records)
+
+
+@FUZZ
+@given(st.text(max_size=300))
+def test_random_text_parses_or_is_one_data_error(text):
+    try:
+        parse_babi(text, SOURCE, task=1)
+    except DataError as err:
+        error_line(err, text)
+
+
+@FUZZ
+@given(st.binary(max_size=300))
+def test_decode_returns_text_or_names_the_first_bad_line(data):
+    try:
+        text = decode(data, SOURCE)
+    except DataError as err:
+        # A newline byte never sits inside a UTF-8 sequence, so lines decode on their own: the first that does not
+        # is the one to name.
+        def bad(line: bytes) -> bool:
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return True
+            return False
+
+        first_bad = next(i for i, line in enumerate(data.split(b"\n"), start=1) if bad(line))
+        assert str(err).startswith(f"{SOURCE}:{first_bad}: byte 0x"), str(err)
+    else:
+        assert text.encode("utf-8") == data
+
+
+# --------------------------------------------------------------------------------- archives, generated
+
+GOOD_TARS = {"gz": tar_bytes({MEMBER: STORY.encode()}), "": tar_bytes({MEMBER: STORY.encode()}, "")}
+
+
+def read_archive(content: bytes) -> list[QARecord] | DataError:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "tasks_1-20_v1-2.tar.gz"
+        path.write_bytes(content)
+        try:
+            return read_split(path, 1, "train")
+        except DataError as err:
+            assert "\n" not in str(err) and str(err).startswith(str(path)), str(err)
+            return err
+
+
+@FUZZ
+@given(st.binary(max_size=2000))
+def test_random_bytes_as_tarball_is_a_data_error(content):
+    assert isinstance(read_archive(content), DataError)
+
+
+@FUZZ
+@given(st.sampled_from(list(GOOD_TARS)), st.sampled_from(["cut", "flip", "insert"]), st.data())
+def test_damaged_tarball_reads_or_is_one_data_error(compression, kind, data):
+    content = GOOD_TARS[compression]
+    position = data.draw(st.integers(0, len(content) - 1))
+    if kind == "cut":
+        content = content[:position]
+    elif kind == "flip":
+        flipped = content[position] ^ data.draw(st.integers(1, 255))
+        content = content[:position] + bytes([flipped]) + content[position + 1:]
+    else:
+        content = content[:position] + data.draw(st.binary(min_size=1, max_size=64)) + content[position:]
+    result = read_archive(content)
+    assert isinstance(result, (DataError, list))
+
+
+# ------------------------------------------------------------------------------ checkpoints, generated
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner,
+                                                                                 max_size=4),
+                    max_leaves=12)
+
+
+@st.composite
+def checkpoint_metadata(draw) -> dict:
+    """Metadata from plain random JSON up to a valid checkpoint's with a few values changed."""
+    if draw(st.booleans()):
+        return draw(st.dictionaries(st.sampled_from(["model", "config", "vocab", "state", "data", "x"]), JSON))
+    meta = tiny_checkpoint()[1]
+    fields = list(meta["config"]) + ["unknown"]
+    for key in draw(st.lists(st.sampled_from(fields), max_size=3)):
+        meta["config"][key] = draw(JSON | st.integers(-(10**20), 10**20))
+    for key in draw(st.lists(st.sampled_from(["model", "config", "vocab"]), max_size=1)):
+        meta[key] = draw(JSON)
+    return meta
+
+
+def assert_loads_or_checkpoint_error(path: Path, meta: dict | None = None) -> None:
+    try:
+        model, vocab, loaded = checkpoint.load_model(path)
+    except CheckpointError as err:
+        assert "\n" not in str(err) and str(path) in str(err), str(err)
+    else:  # only a checkpoint that matches its model loads; compared as JSON, where NaN equals NaN
+        assert isinstance(model, torch.nn.Module) and not model.training and isinstance(vocab, Vocab)
+        if meta is not None:
+            assert json.dumps(loaded, sort_keys=True) == json.dumps(meta, sort_keys=True)
+            built = {key: getattr(model.config, key) for key in meta["config"]}
+            assert json.dumps(built, sort_keys=True) == json.dumps(meta["config"], sort_keys=True)
+
+
+@FUZZ
+@given(checkpoint_metadata(), st.booleans())
+def test_random_metadata_loads_or_is_one_checkpoint_error(meta, reshape):
+    tensors = tiny_checkpoint()[0]
+    if reshape:
+        tensors["embed"] = torch.zeros(3, 4, 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "checkpoint.safetensors"
+        checkpoint.save(path, tensors, meta)
+        assert_loads_or_checkpoint_error(path, meta)
+
+
+DTYPES = ["F64", "F32", "F16", "BF16", "I64", "I32", "I16", "I8", "U8", "U16", "U32", "U64", "BOOL", "C64",
+          "F8_E4M3", "F8_E5M2", "F8_E8M0", "F4", "F6_E2M3", "XX"]
+
+
+@st.composite
+def safetensors_files(draw) -> bytes:
+    """Random bytes, or a safetensors-shaped file: a header length, a JSON header of random tensor entries, data."""
+    if draw(st.booleans()):
+        return draw(st.binary(max_size=600))
+    header = {name: {"dtype": draw(st.sampled_from(DTYPES)), "shape": draw(st.lists(st.integers(0, 6), max_size=3)),
+                     "data_offsets": sorted(draw(st.lists(st.integers(0, 64), min_size=2, max_size=2)))}
+              for name in draw(st.lists(st.sampled_from(["embed", "temporal", "w"]), unique=True, max_size=3))}
+    if draw(st.booleans()):
+        header["__metadata__"] = {"memnets": draw(st.one_of(st.text(max_size=20),
+                                                            checkpoint_metadata().map(json.dumps)))}
+    raw = json.dumps(header).encode()
+    length = draw(st.one_of(st.just(len(raw)), st.integers(0, 2**64 - 1)))
+    return struct.pack("<Q", length) + raw + draw(st.binary(max_size=64))
+
+
+@FUZZ
+@given(safetensors_files())
+def test_random_file_loads_or_is_one_checkpoint_error(content):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "checkpoint.safetensors"
+        path.write_bytes(content)
+        try:
+            tensors, meta = checkpoint.load(path)
+        except CheckpointError as err:
+            assert "\n" not in str(err) and str(path) in str(err), str(err)
+        else:
+            assert isinstance(meta, dict) and all(isinstance(t, torch.Tensor) for t in tensors.values())
+        assert_loads_or_checkpoint_error(path)
+
+
+# ------------------------------------------------------------------------------- interrupted writes
+
+
+@SOME
+@given(st.floats(0, 1), st.sampled_from(["save_file fails", "save_file interrupted", "os.replace fails"]))
+def test_interrupted_save_keeps_the_previous_checkpoint(cut, fault):
+    old_tensors, old_meta = tiny_checkpoint()
+    new_tensors = {k: v + 1 for k, v in old_tensors.items()}
+    new_meta = {**old_meta, "data": {"source": "new"}}
+    blob = safetensors_bytes(new_tensors, metadata={"memnets": json.dumps(new_meta)})
+    error = KeyboardInterrupt if fault == "save_file interrupted" else OSError
+
+    def partial_save_file(tensors, filename, metadata=None):  # as if the disk filled up or the process was stopped
+        with open(filename, "wb") as f:
+            f.write(blob[: int(cut * len(blob))])
+        raise error("stopped mid-write")
+
+    def failing_replace(src, dst):
+        raise OSError("rename failed")
+
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
+        path = Path(tmp) / "checkpoint.safetensors"
+        checkpoint.save(path, old_tensors, old_meta)
+        if fault == "os.replace fails":
+            patch.setattr(checkpoint.os, "replace", failing_replace)
+        else:
+            patch.setattr(checkpoint, "save_file", partial_save_file)
+        with pytest.raises(error):
+            checkpoint.save(path, new_tensors, new_meta)
+        patch.undo()
+        model, _, meta = checkpoint.load_model(path)
+        assert meta == old_meta and torch.equal(model.embed, old_tensors["embed"])
+        assert os.listdir(tmp) == [path.name]  # no temporary file left behind
+
+
+@pytest.fixture(scope="module")
+def installed_release(tmp_path_factory) -> dict:
+    """A cache with an "old" release installed, and the file URL of a "new" one to install over it."""
+    root = tmp_path_factory.mktemp("release")
+    urls = {}
+    for version in ("old", "new"):
+        members = {name: f"1 {version} story.\n2 Where? \t{version}\t1\n".encode()
+                   for name in [f"{download.RELEASE_NAME}/README.txt", *download.expected_members()]}
+        source = root / f"{version}.tar.gz"
+        source.write_bytes(tar_bytes(members))
+        urls[version] = source.as_uri()
+    cache = root / "cache"
+    download.download_babi(cache, urls=[urls["old"]], progress=False)
+    return {"cache": cache, "new_url": urls["new"]}
+
+
+def reinstall_with_fault(installed_release, tmp: Path, patch: pytest.MonkeyPatch, target: str, fails_at: int,
+                         error: type[BaseException]) -> Path:
+    """Install the new release over a copy of the old install, with call ``fails_at`` of ``target`` failing."""
+    cache = tmp / "cache"
+    shutil.copytree(installed_release["cache"], cache)
+    module, name = {"os.replace": (download.os, "replace"),
+                    "copyfileobj": (download.shutil, "copyfileobj")}[target]
+    real, calls = getattr(module, name), []
+
+    def flaky(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == fails_at + 1:
+            raise error("fault injected")
+        return real(*args, **kwargs)
+
+    patch.setattr(module, name, flaky)
+    with pytest.raises(DownloadError if error is OSError else error):
+        download.download_babi(cache, urls=[installed_release["new_url"]], progress=False)
+    patch.undo()
+    return cache / "babi"
+
+
+def assert_one_complete_release(babi: Path) -> None:
+    # Only the data, its digest and the archive: no .part download, no .extract staging folder.
+    assert {p.name for p in babi.iterdir()} <= {download.RELEASE_NAME, "tasks_1-20_v1-2.sha256", download.TARBALL_NAME}
+    versions = {(babi / name).read_text().split()[1] for name in download.expected_members()}
+    assert versions in ({"old"}, {"new"}), versions  # all of one release, never missing files or a mix
+
+
+
+@pytest.mark.parametrize("error", [OSError, KeyboardInterrupt])
+@pytest.mark.parametrize("fails_at", range(4))  # an install over an old one renames four times
+def test_interrupted_install_keeps_a_complete_release(installed_release, tmp_path, monkeypatch, fails_at, error):
+    babi = reinstall_with_fault(installed_release, tmp_path, monkeypatch, "os.replace", fails_at, error)
+    assert_one_complete_release(babi)
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.integers(0, len(download.expected_members())))
+def test_failed_unpacking_keeps_the_old_release(installed_release, fails_at):
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
+        babi = reinstall_with_fault(installed_release, Path(tmp), patch, "copyfileobj", fails_at, OSError)
+        assert_one_complete_release(babi)
+        data = babi / download.RELEASE_NAME / "en" / "qa1_single-supporting-fact_train.txt"
+        assert data.read_text().split()[1] == "old"  # unpacking comes before any rename: nothing was replaced
