@@ -65,7 +65,7 @@ class MemNNOutput(NamedTuple):
     logits: torch.Tensor  # (B, V) s_R over the vocabulary: the answer is the argmax
     attention: tuple[torch.Tensor, ...]  # k tensors (B, M): 1 on the memory each lookup selected (0s after STOP)
     selected: torch.Tensor  # (B, k) slot chosen by each lookup; M stands for STOP, -1 for no lookup
-    scores: torch.Tensor  # (B, k, M + 1) s_O(x_j, m_i) of every memory and, last, of STOP, for each lookup
+    scores: torch.Tensor  # (B, k, M + 1) s_O(x_j, m_i) of every memory and, last, of STOP (-inf without AM)
     time_weights: torch.Tensor  # (B, k, 3) weights of the three time features for each lookup's x
     lookup_time: torch.Tensor  # (B, k) write time (age) of each lookup's x; 0 = the question, newer than all
 
@@ -101,8 +101,9 @@ class MemNN(nn.Module):
         self.match_embed = table(3)  # (3, F, n)
         self.response_embed = table(2)  # (2, F, n) U_R Φx: [0] question, [1] found memories
         self.answer_embed = nn.Parameter(torch.randn(config.vocab_size, n) * std)  # (V, n) U_R Φy(w), §3.1
-        self.time_embed = nn.Parameter(torch.randn(3, n) * std)  # (3, n) U_O Φt: x<y, x<y', y<y' (older), §3.4
-        self.stop_embed = nn.Parameter(torch.randn(1, n) * std)  # (1, n) U_O Φy(m∅), the STOP memory of AM
+        # (3, n) U_O Φt, §3.4: "x older than y", "x older than y'", "y older than y'"
+        self.time_embed = nn.Parameter(torch.randn(3, n) * std) if config.time_features else None
+        self.stop_embed = nn.Parameter(torch.randn(1, n) * std) if config.adaptive else None  # (1, n) U_O Φy(m∅)
         if config.nonlinear:  # NL: H for the x side and H' for the y side of s_O
             self.match_map = nn.Parameter(torch.eye(n).repeat(2, 1, 1) + torch.randn(2, n, n) * std)  # (2, n, n)
 
@@ -142,8 +143,6 @@ class MemNN(nn.Module):
         allowed = filled if candidates is None else filled & candidates  # (B, M)
         words = self.features(story)  # (B, M, J')
         as_scored = self.match_y(self.embed(self.match_embed[2], words))  # (B, M, n) U_O Φy(m_i)
-        stop = self.match_y(self.stop_embed)  # (1, n)
-        memory = torch.cat([as_scored, stop.expand(b, 1, -1)], dim=1)  # (B, M + 1, n) STOP last
         question = self.features(query)
         x = self.embed(self.match_embed[0], question)  # (B, n) U_O Φx(q), grows as memories are found
         r = self.embed(self.response_embed[0], question)  # (B, n) U_R Φx(q)
@@ -154,9 +153,13 @@ class MemNN(nn.Module):
         scores, selected, weights, x_times = [], [], [], []
         for step in range(k):
             a = self.match_x(x)  # (B, n)
-            s = (memory * a.unsqueeze(1)).sum(-1)  # (B, M + 1) s_O(x, m_i), STOP last
-            c = self.time_embed @ a.unsqueeze(-1) if cfg.time_features else None  # (B, 3, 1)
-            c = c.squeeze(-1) if c is not None else torch.zeros(b, 3)  # (B, 3)
+            s = (as_scored * a.unsqueeze(1)).sum(-1)  # (B, M) s_O(x, m_i)
+            if cfg.adaptive:
+                s_stop = self.match_y(self.stop_embed) @ a.unsqueeze(-1)  # (B, 1, 1) s_O(x, m∅)
+                s = torch.cat([s, s_stop[:, :, 0]], dim=1)  # (B, M + 1) STOP last
+            else:
+                s = nn.functional.pad(s, (0, 1), value=float("-inf"))  # (B, M + 1) there is no STOP memory
+            c = (self.time_embed @ a.unsqueeze(-1))[..., 0] if cfg.time_features else torch.zeros(b, 3)  # (B, 3)
             if gold is None:
                 winner = tournament(s[:, :m], c, time, x_time, allowed)  # (B,) slot, -1 if nothing allowed
                 if cfg.adaptive:
@@ -196,8 +199,9 @@ class MemNN(nn.Module):
         return {**args, "supports": batch["supports"]} if supervised else args
 
     def loss(self, out: MemNNOutput, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """The margin ranking loss of §3.1 (eq. 6-8) with the pairwise time comparisons of §3.4, summed over the
-        batch; and the number of wrong answers. ``out`` must come from a forward given the supporting facts."""
+        """The margin ranking loss of §3.1 (eq. 6-8), with the pairwise comparisons of §3.4 when there are time
+        features, summed over the batch; and the number of wrong answers (of the answers given the gold supporting
+        facts). ``out`` must come from a forward given the supporting facts."""
         cfg = self.config
         gamma = cfg.margin
         time, supports = batch["time"], batch["supports"]
@@ -218,7 +222,10 @@ class MemNN(nn.Module):
         # s_Ot(x, gold, f) > γ and s_Ot(x, f, gold) < -γ, for every other memory f (§3.4)
         ahead = s_gold - s_mem + c[:, :, 0] * older(tx, t_gold) + c[:, :, 1] * older(tx, t) + c[:, :, 2] * older(t_gold, t)
         behind = s_mem - s_gold + c[:, :, 0] * older(tx, t) + c[:, :, 1] * older(tx, t_gold) + c[:, :, 2] * older(t, t_gold)
-        pair = (torch.relu(gamma - ahead) + torch.relu(gamma + behind)) * others  # (B, k, M)
+        if cfg.time_features:
+            pair = (torch.relu(gamma - ahead) + torch.relu(gamma + behind)) * others  # (B, k, M)
+        else:  # eq. (6)-(7): max(0, γ - s_O(x, gold) + s_O(x, f)) for every other memory f
+            pair = torch.relu(gamma - s_gold + s_mem) * others  # (B, k, M)
         lookup_loss = (pair.sum(-1) * real).sum()
         if cfg.adaptive:  # the gold memory beats STOP; at the end, STOP beats every memory
             lookup_loss = lookup_loss + (torch.relu(gamma - s_gold.squeeze(-1) + s[..., m]) * real).sum()
@@ -269,3 +276,117 @@ def tournament(scores: torch.Tensor, time_weights: torch.Tensor, time: torch.Ten
         winner = torch.where(take, i, winner)
         best = torch.where(take, scores[:, i] + c1 * (x_time > time[:, i]), best)
     return winner
+
+
+def tournament_jumps(scores: torch.Tensor, time_weights: torch.Tensor, age: torch.Tensor, x_age: int) -> int:
+    """The same tournament as :func:`tournament` for one question over N candidate memories (oldest first), jumping
+    from each winner straight to the first memory that beats it: a few vector passes instead of N steps, which
+    matters for memories of 100,000 sentences. scores (N,) s_O; time_weights (3,); age (N,). Returns the index."""
+    c1, c2, c3 = time_weights.tolist()
+    newer_than_x = age < x_age  # x older than the memory
+    keeper = scores + c1 * newer_than_x  # P_y: what a winner y brings to s_Ot(x, y, y')
+    challenger = scores - c2 * newer_than_x  # Q_y': what a challenger y' takes away
+    index = torch.arange(scores.shape[0])
+    winner = 0
+    while True:
+        beaten = (challenger >= keeper[winner] + c3) & (index > winner)  # s_Ot(x, winner, y') <= 0
+        if not beaten.any():
+            return winner
+        winner = int(beaten.to(torch.uint8).argmax())  # the first one: the pass continues from there
+
+
+class WrittenMemory:
+    """G (§2) for long memories: sentences are written one at a time into the next slot, each encoded once as it
+    is written, and filed in hash buckets (§3.3) so that a lookup scores only the memories sharing a bucket with x.
+
+    ``hashing``: "none" (every memory is a candidate), "word" (a bucket per word: a memory is a candidate when it
+    shares a word with x) or "cluster" (a bucket per cluster of word embeddings, K-means on the rows of U_O: a
+    memory is a candidate when one of its words falls in a cluster of one of x's words). Hashing trades accuracy
+    for speed: a supporting fact that shares no bucket with x cannot be found.
+    """
+
+    def __init__(self, model: MemNN, hashing: str = "none", clusters: int = 8, seed: int = 0):
+        if hashing not in ("none", "word", "cluster"):
+            raise ValueError(f"hashing must be 'none', 'word' or 'cluster', got {hashing!r}")
+        self.model, self.hashing = model, hashing
+        vocab = model.config.vocab_size
+        self.bucket_of = torch.arange(vocab)  # (V,) word -> bucket
+        if hashing == "cluster":
+            self.bucket_of = kmeans(model.match_embed[2, :vocab].detach(), clusters, seed)
+        self.buckets: dict[int, list[int]] = {}  # bucket -> slots, in writing order
+        self.words: list[torch.Tensor] = []  # each slot's feature ids (J',)
+        self.encoded: list[torch.Tensor] = []  # each slot's U_O Φy (n,), written once
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    @torch.no_grad()
+    def write(self, word_ids: list[int]) -> None:
+        """Write one sentence (its word ids) into the next slot and file it under its buckets."""
+        slot = len(self.words)
+        ids = torch.tensor(word_ids or [1])
+        features = self.model.features(ids)
+        self.words.append(features)
+        self.encoded.append(self.model.match_y(self.model.embed(self.model.match_embed[2], features)))
+        for bucket in set(self.bucket_of[ids[ids > 0]].tolist()):
+            self.buckets.setdefault(bucket, []).append(slot)
+
+    def candidates(self, word_ids: torch.Tensor) -> torch.Tensor:
+        """Slots (sorted, oldest first) that share a bucket with any of ``word_ids``; all slots without hashing."""
+        if self.hashing == "none":
+            return torch.arange(len(self.words))
+        found = set()
+        for bucket in set(self.bucket_of[word_ids[word_ids > 0]].tolist()):
+            found.update(self.buckets.get(bucket, ()))
+        return torch.tensor(sorted(found), dtype=torch.long)
+
+    @torch.no_grad()
+    def answer(self, query_ids: list[int]) -> tuple[int, list[int | None], int]:
+        """Answer one question about everything written: (answer word id, the slot of each lookup (None = STOP or
+        no lookup), memories scored in all). The same computation as ``MemNN.forward`` without supports."""
+        model, cfg = self.model, self.model.config
+        n = len(self.words)
+        stacked = torch.stack(self.encoded) if n else torch.zeros(0, cfg.embed_dim)  # (N, n)
+        age = n - torch.arange(n)  # (N,) 1 = the most recent sentence, as ``time`` in the tensors
+        question = model.features(torch.tensor(query_ids or [1]))
+        x = model.embed(model.match_embed[0], question)  # (n,)
+        r = model.embed(model.response_embed[0], question)  # (n,)
+        x_words, x_age, chosen, scored = torch.tensor(query_ids), 0, [], 0
+        for _ in range(cfg.lookups):
+            pool = self.candidates(x_words)
+            a = model.match_x(x)  # (n,)
+            c = model.time_embed @ a if cfg.time_features else torch.zeros(3)  # (3,)
+            slot = None
+            if len(pool):
+                s = stacked[pool] @ a  # (C,) s_O of the candidates only
+                scored += len(pool)
+                best = tournament_jumps(s, c, age[pool], x_age)
+                slot = int(pool[best])
+                if cfg.adaptive and float(model.match_y(model.stop_embed)[0] @ a) > float(s[best]):
+                    slot = None
+            elif not cfg.adaptive:
+                break
+            chosen.append(slot)
+            if slot is None:  # STOP (or nothing to look up)
+                break
+            x = x + model.embed(model.match_embed[1], self.words[slot])
+            r = r + model.embed(model.response_embed[1], self.words[slot])
+            x_words = torch.cat([x_words, self.words[slot][self.words[slot] < cfg.vocab_size]])
+            x_age = int(age[slot])
+        logits = model.answer_embed @ r  # (V,)
+        logits[0] = float("-inf")
+        return int(logits.argmax()), chosen + [None] * (cfg.lookups - len(chosen)), scored
+
+
+def kmeans(points: torch.Tensor, k: int, seed: int, iterations: int = 25) -> torch.Tensor:
+    """Cluster index (N,) of each row of ``points`` (N, n): Lloyd's K-means from k distinct rows chosen at random."""
+    k = min(k, points.shape[0])
+    generator = torch.Generator().manual_seed(seed)
+    centres = points[torch.randperm(points.shape[0], generator=generator)[:k]].clone()  # (k, n)
+    for _ in range(iterations):
+        assign = torch.cdist(points, centres).argmin(-1)  # (N,)
+        for j in range(k):
+            members = points[assign == j]
+            if len(members):
+                centres[j] = members.mean(0)
+    return torch.cdist(points, centres).argmin(-1)

@@ -1,0 +1,163 @@
+"""One pipeline for every model: the End-To-End results it gives are pinned to those of the code before it existed,
+both models go through the same loop (restarts, checkpoints, exact resume), and MemNN works end to end from the
+command line: train, eval, ask with plots, and one-line errors for what it cannot train on."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from memnets import checkpoint, experiment
+from memnets.cli import main
+from memnets.data.babi import load_splits
+from memnets.data.generator import write_tasks
+from memnets.data.tensors import vectorize
+from memnets.data.vocab import Vocab
+from memnets.models.memn2n import MemN2NConfig
+from memnets.models.memnn import MemNNConfig
+from memnets.train import BEST, LAST, TrainConfig, train
+
+TINY = ["--no-compile", "--quiet", "--epochs", "2", "--questions", "64", "--examples", "0"]
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MEMNETS_DATA", raising=False)
+
+
+def run_cli(argv, capsys):
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_end_to_end_results_are_those_of_the_code_before_the_pipeline(tmp_path):
+    """Measured with the landed code (commit 015a31d) by
+    ``memnets train --task 1,6 --questions 300 --epochs 6 --ls-epochs 3 --no-compile --restarts 2``."""
+    exp = experiment.Experiment(
+        model="memn2n", tasks=[1, 6], joint=False, data=experiment.data_settings(None, None, "en", 300, 0),
+        model_options={}, train_options={"epochs": 6, "ls_epochs": 3, "compile": False, "restarts": 2},
+        run_dir=tmp_path / "run", progress=False)
+    report = experiment.run(exp, log=lambda line: None)
+    assert report["per_task"] == {"1": 63.67, "6": 51.0}
+    assert report["runs"]["task01"]["valid_error"] == pytest.approx([60.0, 53.333336], abs=1e-4)
+    assert report["runs"]["task06"]["valid_error"] == pytest.approx([43.333332, 56.666668], abs=1e-4)
+    _, meta = checkpoint.load(tmp_path / "run" / "task01" / LAST)
+    losses = [h["loss"] for h in meta["state"]["history"]]
+    assert losses == pytest.approx([2.9788147509098053, 2.635898679494858, 2.164620339870453, 2.3952148258686066,
+                                    2.030068278312683, 1.8496153205633163, 1.7751678824424744, 1.7279357314109802,
+                                    1.685827150940895], rel=1e-6)
+
+
+@pytest.fixture(scope="module")
+def task2(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("gen")
+    write_tasks(folder, [2], 200, seed=0, test_questions=100)
+    splits = load_splits(folder, [2], "en", 0.1)
+    vocab = Vocab.build(splits["train"] + splits["valid"])
+    return vocab, {k: vectorize(v, vocab, 30) for k, v in splits.items()}
+
+
+CONFIGS = {"memn2n": lambda v: MemN2NConfig(v, memory_size=30),
+           "memnn": lambda v: MemNNConfig(v, memory_size=30, lookups=2)}
+
+
+@pytest.mark.parametrize("name", ["memn2n", "memnn"])
+def test_both_models_train_resume_and_reload_through_the_one_loop(name, task2, tmp_path, monkeypatch):
+    vocab, data = task2
+    cfg = TrainConfig(epochs=3, ls_epochs=1, compile=False, restarts=2,
+                      **({"linear_start": False, "random_noise": 0.0} if name == "memnn" else {}))
+
+    def run(run_dir, resume=False):
+        return train(name, CONFIGS[name](len(vocab)), data["train"], data["valid"], cfg, vocab, {"source": "test"},
+                     run_dir=run_dir, resume=resume, progress=False)
+
+    whole = run(tmp_path / "whole")
+    assert len(whole.valid_error) == 2 and whole.valid_error[whole.best_restart] == min(whole.valid_error)
+    assert whole.history[-1]["loss"] < whole.history[0]["loss"]
+
+    import memnets.train as loop
+
+    real, calls = loop.evaluate_restarts, {"n": 0}
+
+    def dies_in_the_last_epoch(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == len(whole.history):
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "evaluate_restarts", dies_in_the_last_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "killed")
+    monkeypatch.setattr(loop, "evaluate_restarts", real)
+    resumed = run(tmp_path / "killed", resume=True)
+    for a, b in zip(whole.model.parameters(), resumed.model.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+    model, loaded_vocab, meta = checkpoint.load_model(tmp_path / "whole" / BEST)
+    assert meta["model"] == name and type(model) is type(whole.model) and loaded_vocab.words == vocab.words
+    test = data["test"].tensors()
+    torch.testing.assert_close(model(**model.inputs(test, False, False)).logits,
+                               whole.model(**whole.model.inputs(test, False, False)).logits)
+
+
+def test_memnn_from_the_command_line_train_eval_ask(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    code, out, err = run_cli(["train", "--model", "memnn", "--task", "1", *TINY, "--out", run_dir], capsys)
+    assert code == 0, err
+    assert "training Memory Networks (MemNN) on freshly generated bAbI data" in out
+    report = json.loads((run_dir / "results.json").read_text())
+    assert report["model"] == "memnn" and set(report) >= {"per_task", "mean_error", "failed_tasks",
+                                                          "questions_per_second"}
+    assert report["model_config"]["adaptive"] and report["train_config"]["linear_start"] is False
+    run = report["runs"]["task01"]
+    assert run["model_config"]["lookups"] == 1  # adaptive: as many lookups as the most supporting facts
+    assert 0 <= run["supporting_fact_accuracy"]["1"] <= 100
+
+    code, out, err = run_cli(["eval", run_dir], capsys)
+    assert code == 0, err
+    assert json.loads((run_dir / "eval.json").read_text())["per_task"] == report["per_task"]
+
+    story = tmp_path / "story.txt"
+    story.write_text("Mary moved to the bathroom.\nJohn went to the hallway.\nWhere is Mary?\n")
+    code, out, err = run_cli(["ask", run_dir / "task01" / BEST, "--file", story, "--plot", tmp_path / "l.png"],
+                             capsys)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert any(line.startswith("Q: Where is Mary?   A: ") for line in lines)
+    assert "  lookup 1" in lines
+    rows = [line for line in lines if line.endswith(("bathroom.", "hallway.", "<- lookup 1"))]
+    assert len(rows) == 2 and all(float(r.split()[0]) == float(r.split()[0]) for r in rows)  # a score per sentence
+    assert sum("<- lookup 1" in r for r in rows) + sum("STOP" in line for line in lines) == 1
+    assert (tmp_path / "l.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_memnn_refuses_data_without_supporting_facts(tmp_path, capsys):
+    folder = tmp_path / "babi"
+    folder.mkdir()
+    story = "1 Mary moved to the bathroom.\n2 Where is Mary?\tbathroom\t\n"
+    (folder / "qa1_single-supporting-fact_train.txt").write_text(story * 40)
+    (folder / "qa1_single-supporting-fact_test.txt").write_text(story)
+    code, out, err = run_cli(["train", "--model", "memnn", "--data-dir", folder, *TINY, "--out", tmp_path / "r"],
+                             capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "no supporting facts" in err and "--model memn2n" in err
+    code, out, err = run_cli(["train", "--data-dir", folder, *TINY, "--out", tmp_path / "r2"], capsys)
+    assert code == 0, err  # the End-To-End model needs only the answers
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--model", "memnn", "--hops", "2"], "--hops: not an option of --model memnn"),
+    (["--lookups", "3"], "--lookups: not an option of --model memn2n"),
+    (["--model", "kvmemnn"], "invalid choice: 'kvmemnn'"),
+])
+def test_options_of_another_model_are_refused(argv, fragment, tmp_path, capsys):
+    code, out, err = run_cli(["train", *argv, *TINY, "--out", tmp_path / "r"], capsys)
+    assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()
