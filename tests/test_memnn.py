@@ -26,7 +26,7 @@ def hand_model(time_features: bool) -> MemNN:
         model.match_embed[2, 2] = torch.tensor([1.0, 0.0])  # U_O Φy: memory "a"
         model.match_embed[2, 3] = torch.tensor([0.95, 0.0])  # memory "b": s_O = 0.95, inside the margin
         model.response_embed[0, 2] = torch.tensor([1.0, 0.0])  # U_R Φx: "a" in the question
-        model.response_embed[1, 2] = torch.tensor([0.0, 1.0])  # U_R Φx: "a" in a found memory
+        model.response_embed[2, 2] = torch.tensor([0.0, 1.0])  # U_R Φx: "a" in the last memory found
         model.answer_embed[2] = torch.tensor([0.5, 0.5])  # s_R(r, "a") = 1.0
         model.answer_embed[3] = torch.tensor([0.5, 0.55])  # s_R(r, "b") = 1.05, the gold answer
         if time_features:
@@ -135,6 +135,8 @@ def test_word_order_changes_the_score_only_with_ngrams():
     torch.manual_seed(0)
     for ngrams, differs in ((True, True), (False, False)):
         model = MemNN(MemNNConfig(10, ngrams=ngrams, lookups=1, adaptive=False))
+        with torch.no_grad():  # N-gram rows start at zero; give them values as training would
+            model.match_embed[:, 10:] = torch.randn_like(model.match_embed[:, 10:])
         story = torch.tensor([[[4, 5, 6], [6, 5, 4]]])  # the same words in two orders
         out = model(story, torch.tensor([[4, 5]]), torch.tensor([[2, 1]]))
         assert bool((out.scores[0, 0, 0] - out.scores[0, 0, 1]).abs() > 1e-5) is differs

@@ -7,7 +7,9 @@ The four components, as the paper names them (§2, §3.1):
   G  generalization: each new sentence is written to the next free memory slot (``WrittenMemory`` below, which also
      keeps the hash buckets of §3.3 so that a question scores only the memories that share a bucket with it);
   O  output: k lookups, o_1 = argmax_i s_O(x, m_i), o_2 = argmax_i s_O([x, m_o1], m_i), ...;
-  R  response: the answer word r = argmax_w s_R([x, m_o1, ..., m_ok], w) over the vocabulary.
+  R  response: the answer word r = argmax_w s_R([x, m_o1, ..., m_ok], w) over the vocabulary; R's Φx gives the
+     last memory found a representation of its own (ours: a bag of all found memories cannot tell "Mary went to
+     the bathroom. After that she went to the bedroom." apart from the reverse, and bAbI task 11 failed at 51%).
 with s(x, y) = Φx(x)ᵀ Uᵀ U Φy(y). Φx gives every word two representations, one when it comes from the question and
 one when it comes from a memory already found; Φy a third, for the memory being scored (§3.1: D = 3|W|).
 
@@ -21,7 +23,7 @@ is that of the memory found by the previous lookup (the question, for the first 
 Adaptive memory (AM): a special STOP memory m∅ competes with the tournament's winner at every lookup (by the plain
 score, as m∅ has no write time); lookups continue until it wins, up to ``lookups``, so questions with three or more
 supporting facts can be answered. NL passes both sides' embeddings through a learned map and tanh before the dot
-product, s(x, y) = tanh(H UΦx(x)) · tanh(H' UΦy(y)).
+product, s_O(x, y) = tanh(H UΦx(x)) · tanh(H' UΦy(y)), and R's x side likewise, s_R(x, w) = tanh(H_R UΦx(x)) · UΦy(w).
 
 Training (§3.1, eq. 6-8; §3.4): a margin ranking loss with margin γ given the supporting facts (strong supervision):
 each lookup's gold memory must beat every other memory by γ (pairwise, in both orders, with time features), and
@@ -95,17 +97,20 @@ class MemNN(nn.Module):
         def table(parts: int) -> nn.Parameter:
             weight = torch.randn(parts, features, n) * std
             weight[:, 0] = 0  # the padding feature (word or N-gram id 0) embeds to zero
+            weight[:, config.vocab_size:] = 0  # N-grams start at zero: learned where words alone do not rank well
             return nn.Parameter(weight)
 
         # U_O Φ, §3.1: [0] words of the question, [1] words of memories already found, [2] the memory scored
         self.match_embed = table(3)  # (3, F, n)
-        self.response_embed = table(2)  # (2, F, n) U_R Φx: [0] question, [1] found memories
+        # U_R Φx: [0] the question, [1] memories found before the last, [2] the last memory found (see R_PARTS)
+        self.response_embed = table(3)  # (3, F, n)
         self.answer_embed = nn.Parameter(torch.randn(config.vocab_size, n) * std)  # (V, n) U_R Φy(w), §3.1
         # (3, n) U_O Φt, §3.4: "x older than y", "x older than y'", "y older than y'"
         self.time_embed = nn.Parameter(torch.randn(3, n) * std) if config.time_features else None
         self.stop_embed = nn.Parameter(torch.randn(1, n) * std) if config.adaptive else None  # (1, n) U_O Φy(m∅)
-        if config.nonlinear:  # NL: H for the x side and H' for the y side of s_O
+        if config.nonlinear:  # NL: H for the x side and H' for the y side of s_O; H_R for the x side of s_R
             self.match_map = nn.Parameter(torch.eye(n).repeat(2, 1, 1) + torch.randn(2, n, n) * std)  # (2, n, n)
+            self.response_map = nn.Parameter(torch.eye(n) + torch.randn(n, n) * std)  # (n, n)
 
     # ------------------------------------------------------------------------------------------------- I, O, R
 
@@ -126,6 +131,11 @@ class MemNN(nn.Module):
     def match_y(self, v: torch.Tensor) -> torch.Tensor:
         return torch.tanh(v @ self.match_map[1].T) if self.config.nonlinear else v
 
+    def response_x(self, v: torch.Tensor) -> torch.Tensor:
+        # NL in R too: a sum of bags is linear in its words, so no linear s_R can tell whether the question's
+        # place is the found memory's (yes/no questions, task 6); one tanh layer can
+        return torch.tanh(v @ self.response_map.T) if self.config.nonlinear else v
+
     def forward(self, story: torch.Tensor, query: torch.Tensor, time: torch.Tensor,
                 supports: torch.Tensor | None = None, candidates: torch.Tensor | None = None) -> MemNNOutput:
         """Answer scores, the memories each lookup selected and their scores.
@@ -145,7 +155,9 @@ class MemNN(nn.Module):
         as_scored = self.match_y(self.embed(self.match_embed[2], words))  # (B, M, n) U_O Φy(m_i)
         question = self.features(query)
         x = self.embed(self.match_embed[0], question)  # (B, n) U_O Φx(q), grows as memories are found
-        r = self.embed(self.response_embed[0], question)  # (B, n) U_R Φx(q)
+        r = self.embed(self.response_embed[0], question)  # (B, n) U_R Φx(q) and the memories found before the last
+        r_last = torch.zeros_like(r)  # (B, n) the last memory found, in its own representation
+        r_next = torch.zeros_like(r)  # (B, n) the last memory found, as it will count once another is found
         x_time = torch.zeros(b, dtype=time.dtype)  # (B,) the question is newer than every memory
         active = torch.ones(b, dtype=torch.bool)  # (B,) False once a lookup returned STOP
         gold = None if supports is None else target_slots(supports, k, cfg.adaptive, m)  # (B, k)
@@ -177,11 +189,14 @@ class MemNN(nn.Module):
             index = found.clamp(0, m - 1)  # (B,)
             found_words = words[torch.arange(b), index] * is_memory.unsqueeze(-1)  # (B, J') nothing if not a memory
             x = x + self.embed(self.match_embed[1], found_words)  # (B, n) U_O Φx([x, m_o]): the found-memory part
-            r = r + self.embed(self.response_embed[1], found_words)  # (B, n) U_R Φx, likewise
+            keep = is_memory.unsqueeze(-1)  # (B, 1) a new last memory: the previous one joins the others
+            r = torch.where(keep, r + r_next, r)
+            r_next = torch.where(keep, self.embed(self.response_embed[1], found_words), r_next)  # (B, n)
+            r_last = torch.where(keep, self.embed(self.response_embed[2], found_words), r_last)  # (B, n)
             x_time = torch.where(is_memory, time[torch.arange(b), index], x_time)
             active = active & (found != m) & (found >= 0)
 
-        logits = r @ self.answer_embed.T  # (B, V) s_R([x, m_o1, ...], w) for every word
+        logits = self.response_x(r + r_last) @ self.answer_embed.T  # (B, V) s_R([x, m_o1, ...], w) for every word
         logits = logits.masked_fill(torch.arange(cfg.vocab_size) == 0, float("-inf"))  # never answer <nil>
         chosen = torch.stack(selected, 1)  # (B, k)
         slots = torch.arange(m)
@@ -351,6 +366,7 @@ class WrittenMemory:
         question = model.features(torch.tensor(query_ids or [1]))
         x = model.embed(model.match_embed[0], question)  # (n,)
         r = model.embed(model.response_embed[0], question)  # (n,)
+        r_last, r_next = torch.zeros_like(r), torch.zeros_like(r)
         x_words, x_age, chosen, scored = torch.tensor(query_ids), 0, [], 0
         for _ in range(cfg.lookups):
             pool = self.candidates(x_words)
@@ -370,10 +386,12 @@ class WrittenMemory:
             if slot is None:  # STOP (or nothing to look up)
                 break
             x = x + model.embed(model.match_embed[1], self.words[slot])
-            r = r + model.embed(model.response_embed[1], self.words[slot])
+            r = r + r_next
+            r_next = model.embed(model.response_embed[1], self.words[slot])
+            r_last = model.embed(model.response_embed[2], self.words[slot])
             x_words = torch.cat([x_words, self.words[slot][self.words[slot] < cfg.vocab_size]])
             x_age = int(age[slot])
-        logits = model.answer_embed @ r  # (V,)
+        logits = model.answer_embed @ model.response_x(r + r_last)  # (V,)
         logits[0] = float("-inf")
         return int(logits.argmax()), chosen + [None] * (cfg.lookups - len(chosen)), scored
 
