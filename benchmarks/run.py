@@ -7,6 +7,10 @@
     python benchmarks/run.py babi10k     # Table 1: 10k, per task, PE LS RN
     python benchmarks/run.py speed       # training throughput and peak memory on task 1 (1k)
     python benchmarks/run.py transfer    # generated vs real training data, both tested on the real test set
+    python benchmarks/run.py memnn-1k    # MemNN AM+NG+NL, strongly supervised, 1k per task, beside End-To-End
+    python benchmarks/run.py memnn-10k   # the same on 10k, beside the End-To-End 10k run
+    python benchmarks/run.py memnn-hashing   # MemNN on 100,000-sentence stories: query time with and without hashing
+    python benchmarks/run.py memnn-speed     # training questions/s of MemNN beside End-To-End, task 1 (1k)
 
 The real bAbI data is read from $MEMNETS_BABI_DIR (default ../shared/data/babi beside the repository). Each
 benchmark runs the ``memnets`` command itself, in a child process, and reads the results.json it writes.
@@ -158,6 +162,150 @@ def transfer() -> None:
           "".join(md))
 
 
+def memnn_table(name: str, variant: str, beside: str, restarts: str) -> None:
+    """MemNN per task (strongly supervised) beside the End-To-End run ``beside`` and the paper's MemNN column."""
+    args = ["train", "--model", "memnn", "--task", "all", "--variant", variant, "--restarts", restarts,
+            "--data-dir", BABI, "--quiet", "--examples", "0", "--out", f"runs/bench-{name}"]
+    result, wall, peak = memnets(args)
+    end_to_end = json.loads((RESULTS / f"{beside}.json").read_text())["results"]
+    column = result["paper_column"]
+    from memnets.evaluate import PAPER, summarize
+
+    tasks = [int(t) for t in result["per_task"]]
+    support = {t: v for run in result["runs"].values() for t, v in run.get("supporting_fact_accuracy", {}).items()}
+    e2e = {t: end_to_end["per_task"].get(str(t)) for t in tasks}
+    e2e_summary = summarize({t: e for t, e in e2e.items() if e is not None})
+    paper = summarize({t: PAPER[column][t - 1] for t in tasks}) if column else None
+    md = [f"# MemNN (AM+NG+NL, strongly supervised), bAbI {variant}, one model per task\n\n",
+          f"Produced by `python benchmarks/run.py {name}`, which ran:\n\n    {result['command']}\n\n",
+          "Test error (%) per task; \"supporting facts found\" is the share of test questions whose lookups found "
+          "every annotated supporting fact, in order, without being given them. The End-To-End column is the "
+          f"`{beside}` benchmark (docs/results/{beside}.json), trained without the supporting facts.\n\n",
+          "| task | MemNN, ours | supporting facts found (%) | End-To-End, ours |"
+          + (f" paper ({column}) |" if paper else "") + "\n|---:|---:|---:|---:|" + ("---:|" if paper else "") + "\n"]
+    for t in tasks:
+        row = (f"| {t} | {result['per_task'][str(t)]:.1f} | {support.get(str(t), float('nan')):.1f} | "
+               + (f"{e2e[t]:.1f}" if e2e[t] is not None else "-") + " |")
+        md.append(row + (f" {PAPER[column][t - 1]:.1f} |" if paper else "") + "\n")
+    md.append(f"| **mean error (%)** | **{result['mean_error']:.1f}** | | {e2e_summary['mean_error']:.1f} |"
+              + (f" {paper['mean_error']:.1f} |" if paper else "") + "\n")
+    md.append(f"| **failed tasks (> 5%)** | **{result['failed_tasks']}** | | {e2e_summary['failed_tasks']} |"
+              + (f" {paper['failed_tasks']} |" if paper else "") + "\n")
+    if paper:
+        md.append(f"\nTarget: mean error at most {paper['mean_error']:.1f}% (Weston et al. 2015, Table 3; the MemNN "
+                  "column of Sukhbaatar et al. 2015, Table 1).\n")
+    md.append(f"\nWall time {wall:.0f} s ({wall / 60:.1f} min) on {os.cpu_count()} CPU cores; peak memory {peak:.0f} MiB; "
+              f"training throughput {result['questions_per_second']:,} questions/s (all restarts, after each run's "
+              f"first epoch).\n")
+    if result["tasks_not_run"]:
+        md.append("\nNot run: " + "; ".join(f"task {t}: {why}" for t, why in result["tasks_not_run"].items()) + "\n")
+    write(name, {"results": result, "beside": beside, "wall_seconds": round(wall, 1), "peak_memory_mib": round(peak)},
+              "".join(md))
+
+
+def memnn_speed() -> None:
+    """Training questions/s of MemNN and of the End-To-End model on real task 1 (1k), each one run, side by side."""
+    rows = []
+    for model in ("memn2n", "memnn"):
+        args = ["train", "--model", model, "--task", "1", "--data-dir", BABI, "--quiet", "--examples", "0",
+                "--out", f"runs/bench-memnn-speed-{model}"]
+        result, wall, peak = memnets(args)
+        rows.append({"model": model, "command": result["command"], "epochs": result["train_config"]["epochs"]
+                     + (result["train_config"]["ls_epochs"] if result["train_config"]["linear_start"] else 0),
+                     "questions_per_second": result["questions_per_second"], "wall_seconds": round(wall, 1),
+                     "train_seconds": result["train_seconds"], "test_error": result["mean_error"]})
+    ratio = rows[1]["questions_per_second"] / rows[0]["questions_per_second"]
+    md = ["# Training speed: MemNN beside the End-To-End model, bAbI task 1 (1k), one run each\n\n",
+          "Produced by `python benchmarks/run.py memnn-speed`. Questions per second count every training question "
+          "after the first epoch (which includes compiling the step); each model with its paper's defaults.\n\n",
+          "| model | epochs (incl. linear start) | questions/s | wall time (s) | test error (%) |\n"
+          "|---|---:|---:|---:|---:|\n"]
+    for r in rows:
+        md.append(f"| {r['model']} | {r['epochs']} | {r['questions_per_second']:,} | {r['wall_seconds']} | "
+                  f"{r['test_error']} |\n")
+    md.append(f"\nMemNN trains at {ratio:.2f}x the End-To-End model's questions/s in the same run of this benchmark.\n")
+    md.append("\nCommands:\n\n" + "".join(f"    {r['command']}\n" for r in rows))
+    write("memnn-speed", {"runs": rows, "ratio_memnn_to_memn2n": round(ratio, 3)}, "".join(md))
+
+
+def memnn_hashing() -> None:
+    """MemNN's memory hashing (Weston et al. 2014 §3.3) on stories of 100,000 sentences: a model trained on
+    generated task 1 (the default data) writes every sentence into a WrittenMemory as it comes and answers each
+    question when it is asked, with no hashing, word buckets and embedding-cluster buckets, in one run."""
+    import statistics
+
+    import torch
+
+    from memnets import checkpoint
+    from memnets.data.babi import tokenize
+    from memnets.data.generator import generate_task
+    from memnets.data.generator.common import Knobs
+    from memnets.models.memnn import WrittenMemory
+
+    trained, _, _ = memnets(["train", "--model", "memnn", "--task", "1", "--quiet", "--examples", "0",
+                             "--out", "runs/bench-memnn-hashing"])
+    model, vocab, _ = checkpoint.load_model(ROOT / "runs/bench-memnn-hashing/task01/checkpoint.safetensors")
+    length, stories = 100_000, 4
+    started = time.perf_counter()
+    generated = generate_task(1, 5 * stories, 7, "test", Knobs(story_length=length))
+    generation = time.perf_counter() - started
+    modes = ("none", "word", "cluster")
+    found = {m: {"right": 0, "support": 0, "seconds": [], "scored": []} for m in modes}
+    memory_sizes, write_seconds = [], 0.0
+    torch.set_num_threads(1)  # one query at a time: the times compare the work, not the threading
+    for story in generated:
+        memories = {m: WrittenMemory(model, m, clusters=10) for m in modes}
+        pending, slot_of_line = [], {}
+        for number, line in enumerate(story, start=1):
+            if line.answer is None:
+                slot_of_line[number] = len(slot_of_line)
+                pending.append(vocab.encode(tokenize(line.text)))
+                continue
+            begin = time.perf_counter()
+            for memory in memories.values():
+                memory.write(pending)
+            write_seconds += time.perf_counter() - begin
+            pending = []
+            memory_sizes.append(len(memories["none"]))
+            query = vocab.encode(tokenize(line.text))
+            gold = [slot_of_line[s] for s in line.supports]
+            for mode, memory in memories.items():
+                begin = time.perf_counter()
+                answer, chosen, scored = memory.answer(query)
+                found[mode]["seconds"].append(time.perf_counter() - begin)
+                found[mode]["scored"].append(scored)
+                found[mode]["right"] += vocab.words[answer] == line.answer
+                found[mode]["support"] += chosen[:len(gold)] == gold
+    n = len(memory_sizes)
+    base = statistics.mean(found["none"]["seconds"])
+    rows = [{"hashing": m, "questions": n, "accuracy": round(100 * f["right"] / n, 1),
+             "supporting_fact_found": round(100 * f["support"] / n, 1),
+             "mean_query_ms": round(1000 * statistics.mean(f["seconds"]), 2),
+             "median_query_ms": round(1000 * statistics.median(f["seconds"]), 2),
+             "speedup_vs_none": round(base / statistics.mean(f["seconds"]), 2),
+             "mean_memories_scored": round(statistics.mean(f["scored"]))} for m, f in found.items()]
+    md = ["# MemNN memory hashing on 100,000-sentence stories\n\n",
+          "Produced by `python benchmarks/run.py memnn-hashing`. A MemNN (AM+NG+NL) trained on generated bAbI task 1 "
+          f"(`{trained['command']}`) reads {stories} generated task-1 stories of {length:,} statements each "
+          "(`generate_task(1, ..., Knobs(story_length=100000))`, 5 questions per story at evenly spaced points). "
+          "Every statement is written into the memory as it comes (G); each question is answered when it is asked, "
+          "over everything written so far, by the same trained model with each hashing, in one run. One CPU thread. "
+          "\"Memories scored\" counts s_O evaluations over all lookups of a question.\n\n",
+          f"Memory size at the questions: {min(memory_sizes):,} to {max(memory_sizes):,} sentences "
+          f"(mean {statistics.mean(memory_sizes):,.0f}).\n\n",
+          "| hashing | questions | accuracy (%) | supporting fact found (%) | mean query (ms) | median query (ms) | "
+          "speed-up vs none | memories scored per question |\n|---|---:|---:|---:|---:|---:|---:|---:|\n"]
+    for r in rows:
+        md.append(f"| {r['hashing']} | {r['questions']} | {r['accuracy']} | {r['supporting_fact_found']} | "
+                  f"{r['mean_query_ms']} | {r['median_query_ms']} | {r['speedup_vs_none']}x | "
+                  f"{r['mean_memories_scored']:,} |\n")
+    md.append(f"\nGenerating the stories took {generation:.1f} s; writing them into the three memories "
+              f"{write_seconds:.1f} s.\n")
+    write("memnn-hashing", {"rows": rows, "memory_sizes": memory_sizes, "trained": trained,
+                            "generation_seconds": round(generation, 1), "write_seconds": round(write_seconds, 1)},
+          "".join(md))
+
+
 BENCHMARKS = {
     "babi1k": lambda: table_benchmark(
         "babi1k", "bAbI 1k, one model per task, PE LS RN, 3 hops, best of 10 restarts",
@@ -180,6 +328,10 @@ BENCHMARKS = {
         "mean error at most 6.6% over the tasks that have training data"),
     "speed": speed,
     "transfer": transfer,
+    "memnn-1k": lambda: memnn_table("memnn-1k", "en", "babi1k-released", os.environ.get("RESTARTS_MEMNN", "5")),
+    "memnn-10k": lambda: memnn_table("memnn-10k", "en-10k", "babi10k", os.environ.get("RESTARTS_MEMNN_10K", "1")),
+    "memnn-hashing": memnn_hashing,
+    "memnn-speed": memnn_speed,
 }
 
 if __name__ == "__main__":

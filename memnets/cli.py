@@ -9,13 +9,15 @@
 from __future__ import annotations
 
 import argparse
+import io
+import math
 import sys
 import time
 from pathlib import Path
 
 from memnets import checkpoint, evaluate, experiment
 from memnets.data import download
-from memnets.data.babi import VARIANTS, DataError, parse_tasks, tokenize
+from memnets.data.babi import VARIANTS, DataError, decode, parse_tasks, tokenize
 from memnets.data.generator import Knobs, write_tasks
 from memnets.models import MODELS
 from memnets.train import BEST
@@ -31,7 +33,7 @@ class Parser(argparse.ArgumentParser):
 
 # Options that set a field of a model's config (dest = the field) or of TrainConfig; None = not given (preset).
 MODEL_FIELDS = sorted({f for config_cls, _ in MODELS.values() for f in config_cls.__dataclass_fields__} - {"vocab_size"})
-TRAIN_FIELDS = ("epochs", "lr", "anneal_every", "batch_size", "linear_start", "ls_epochs", "random_noise",
+TRAIN_FIELDS = ("epochs", "lr", "ls_lr", "anneal_every", "batch_size", "linear_start", "ls_epochs", "random_noise",
                 "restarts", "seed", "compile")
 
 
@@ -49,7 +51,9 @@ def cmd_train(args) -> int:
     print(f"memnets: training {names.get(args.model, args.model)} on {experiment.describe(settings)}")
     print(f"memnets: tasks {args.task} ({'one joint model' if args.joint else 'one model per task'}), "
           f"run directory {run_dir}")
-    report = experiment.run(exp, log=lambda line: print(f"memnets: {line}"))
+    if args.resume and args.overwrite:
+        raise ValueError("--resume continues the run in --out and --overwrite replaces it: pass one of them")
+    report = experiment.run(exp, log=lambda line: print(f"memnets: {line}"), overwrite=args.overwrite)
     summary = {k: report[k] for k in ("per_task", "mean_error", "failed_tasks")}
     print()
     print(evaluate.markdown_table(summary, report["paper_column"]))
@@ -98,8 +102,8 @@ def print_answer(question: str, found: experiment.Answer, note: str = "") -> Non
 def cmd_ask(args) -> int:
     model, vocab, meta = checkpoint.load_model(args.checkpoint)
     if args.file:
-        with open(args.file, encoding="utf-8") as source:
-            return ask_loop(model, vocab, source, False, args.plot)
+        text = decode(Path(args.file).read_bytes(), args.file)  # a bad byte: one error naming the file and line
+        return ask_loop(model, vocab, io.StringIO(text), False, args.plot)
     return ask_loop(model, vocab, sys.stdin, sys.stdin.isatty(), args.plot)
 
 
@@ -138,7 +142,7 @@ def ask_loop(model, vocab, source, interactive: bool, plot: str | None) -> int:
         print_answer(text, found, f"unknown words: {', '.join(unknown)}" if unknown else "")
         asked += 1
         if plot:
-            path = Path(plot)
+            path = Path(plot) if Path(plot).suffix else Path(plot + ".png")  # the name it is saved under
             if asked > 1:
                 path = path.with_name(f"{path.stem}-{asked}{path.suffix}")
             print(f"  {'attention' if found.step == 'hop' else 'lookup'} plot: {plot_attention(found, text, path)}")
@@ -192,10 +196,24 @@ def cmd_download(args) -> int:
 def positive(kind):
     def check(text: str):
         value = kind(text)
-        if value <= 0:
+        if not math.isfinite(value) or value <= 0:
             raise argparse.ArgumentTypeError(f"must be positive, got {text}")
         return value
     return check
+
+
+def finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
+def count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
 
 
 def build_parser() -> Parser:
@@ -243,10 +261,12 @@ def build_parser() -> Parser:
     t.add_argument("--epochs", type=positive(int), help="epochs after linear start (memn2n 100, joint 60; memnn 20)")
     t.add_argument("--anneal-every", dest="anneal_every", type=positive(int), help="halve lr every N epochs")
     t.add_argument("--ls-epochs", dest="ls_epochs", type=positive(int), help="longest linear-start phase")
-    t.add_argument("--lr", type=positive(float), help="learning rate (0.01)")
+    t.add_argument("--lr", type=positive(float), help="learning rate without linear start (0.01)")
+    t.add_argument("--ls-lr", dest="ls_lr", type=positive(float),
+                   help="learning rate of a run with linear start, for the whole schedule (0.005)")
     t.add_argument("--batch-size", dest="batch_size", type=positive(int), help="questions per batch (32)")
     t.add_argument("--no-linear-start", dest="linear_start", action="store_false", default=None)
-    t.add_argument("--noise", dest="random_noise", type=float,
+    t.add_argument("--noise", dest="random_noise", type=finite,
                    help="random-noise fraction of empty memories (memn2n 0.1; 0 = off)")
     t.add_argument("--restarts", type=positive(int), help="random restarts; the best by validation (1)")
     t.add_argument("--seed", type=int)
@@ -254,7 +274,8 @@ def build_parser() -> Parser:
                    help="train in eager mode (no torch.compile)")
     p.add_argument("--out", help="run directory (default runs/<time>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    p.add_argument("--examples", type=int, default=3, help="test questions to answer and show at the end")
+    p.add_argument("--overwrite", action="store_true", help="replace the run that --out holds (never done silently)")
+    p.add_argument("--examples", type=count, default=3, help="test questions to answer and show at the end")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
 

@@ -8,8 +8,10 @@ the data, and trained by the one loop in ``memnets.train``.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -26,6 +28,13 @@ from memnets.data.tensors import vectorize
 from memnets.data.vocab import Vocab
 from memnets.models import MODELS
 from memnets.train import BEST, LAST, TrainConfig, train
+
+RUN_FILE = "run.json"  # written as a run starts: what it trains, so that --resume can check it is the same run
+LOCK_FILE = ".lock"  # held (flock) for a run's life; the kernel releases it when the process dies
+
+
+class RunDirError(ValueError):
+    """A run directory that is in use, holds another run, or holds nothing to resume."""
 
 # ---------------------------------------------------------------------------------------------------- presets
 
@@ -75,6 +84,10 @@ def configs(model: str, joint: bool, model_options: dict, train_options: dict, v
     preset_model, preset_train = PRESETS[model][joint]()
     model_cfg = config_cls(**{"vocab_size": vocab_size, **preset_model, **model_options})
     train_cfg = dataclasses.replace(preset_train, **train_options)
+    if "lr" in train_options and train_cfg.linear_start:  # an option must do what it says, or be refused
+        raise ValueError(f"--lr {train_options['lr']} would not be used: with linear start (the default) the whole "
+                         f"schedule runs from --ls-lr ({train_cfg.ls_lr}, Sukhbaatar et al. §4.2); "
+                         f"pass --ls-lr, or --no-linear-start with --lr")
     if train_cfg.linear_start and MODELS[model][1].strongly_supervised:
         raise ValueError(f"--model {model} has no linear-start phase (it is trained with the supporting facts)")
     return model_cfg, train_cfg
@@ -180,11 +193,82 @@ class Experiment:
     command: str = ""
 
 
-def run(exp: Experiment, log: Callable[[str], None] = print) -> dict:
+def claim_run_dir(exp: Experiment, overwrite: bool):
+    """Lock the run directory for this process and check what it holds: a directory holding a run is only
+    continued (``resume``) or replaced (``overwrite``), never silently mixed with a new one. Returns the open
+    lock file; closing it (or the process ending) releases the lock."""
+    run_dir = exp.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = open(run_dir / LOCK_FILE, "a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "another process"
+        lock.close()
+        raise RunDirError(f"{run_dir} is in use by another memnets run ({holder}); wait for it to finish "
+                          f"or choose another --out") from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"pid {os.getpid()}: {exp.command or 'memnets train'}\n")
+    lock.flush()
+    try:
+        manifest = {"model": exp.model, "tasks": exp.tasks, "joint": exp.joint}
+        held = sorted(p.name for p in run_dir.iterdir() if p.name != LOCK_FILE)
+        if exp.resume:
+            if not (run_dir / RUN_FILE).is_file():
+                raise RunDirError(f"nothing to resume in {run_dir}: it holds no {RUN_FILE}; "
+                                  f"start the run without --resume")
+            recorded = json.loads((run_dir / RUN_FILE).read_text())
+            checkpoint.require_same(run_dir / RUN_FILE, {k: recorded.get(k) for k in manifest}, manifest)
+        elif held and not overwrite:
+            raise RunDirError(f"{run_dir} already holds {', '.join(held[:4])}{', ...' if len(held) > 4 else ''}; "
+                              f"continue that run with --resume, replace it with --overwrite, "
+                              f"or choose another --out")
+        elif held:  # --overwrite: nothing of the old run may be read or reported as part of the new one
+            for name in held:
+                path = run_dir / name
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        evaluate.write_json(run_dir / RUN_FILE, {**manifest, "command": exp.command})
+    except BaseException:
+        lock.close()
+        raise
+    return lock
+
+
+def run(exp: Experiment, log: Callable[[str], None] = print, overwrite: bool = False) -> dict:
     """Train and test one model per task (or one joint model), write results.json and results.md; return the
-    report. ``log`` receives one line per stage; the caller decides how to show it."""
+    report. ``log`` receives one line per stage; the caller decides how to show it. The run directory is locked
+    for the run's life (see :func:`claim_run_dir`)."""
+    configs(exp.model, exp.joint, exp.model_options, exp.train_options)  # bad options: before touching the disk
+    fresh = not exp.run_dir.exists()
+    lock = None
+    try:
+        lock = claim_run_dir(exp, overwrite)
+        return _run(exp, log)
+    except BaseException:
+        if fresh and exp.run_dir.is_dir() and {p.name for p in exp.run_dir.iterdir()} <= {LOCK_FILE, RUN_FILE}:
+            shutil.rmtree(exp.run_dir)  # failed before it trained anything (bad data): leave nothing behind
+        raise
+    finally:
+        if lock:
+            lock.close()
+
+
+def used_config(runs: dict) -> dict:
+    """The model config the runs used (sized to their data): each field's value, or {run: value} for fields the
+    runs were sized differently in (memory slots, vocabulary, sentence length), keyed by run (task01, ...)."""
+    used = {name: {k: v for k, v in r["model_config"].items()} for name, r in runs.items() if "model_config" in r}
+    merged = {}
+    for field in next(iter(used.values()), {}):
+        values = {name: cfg[field] for name, cfg in used.items()}
+        merged[field] = next(iter(values.values())) if len({json.dumps(v) for v in values.values()}) == 1 else values
+    return merged
+
+
+def _run(exp: Experiment, log: Callable[[str], None]) -> dict:
     started = time.perf_counter()
-    model_cfg, train_cfg = configs(exp.model, exp.joint, exp.model_options, exp.train_options)  # checks options
+    model_cfg, train_cfg = configs(exp.model, exp.joint, exp.model_options, exp.train_options)
     options = {"model_name": exp.model,
                "model": {k: v for k, v in dataclasses.asdict(model_cfg).items() if k != "vocab_size"},
                "train": dataclasses.asdict(train_cfg), "data": exp.data}
@@ -242,7 +326,7 @@ def run(exp: Experiment, log: Callable[[str], None] = print) -> dict:
     steady_time = sum(r["steady_seconds"] for r in runs.values())
     report = {"command": exp.command, "model": exp.model,
               "mode": "joint" if exp.joint else "per-task", "data": exp.data,
-              "model_config": options["model"], "train_config": options["train"], **summary,
+              "model_config": used_config(runs), "train_config": options["train"], **summary,
               "paper_column": column, "paper": evaluate.paper_summary(column, sorted(errors)) if column else None,
               "tasks_not_run": {str(t): why for t, why in not_run.items()},
               "wall_seconds": round(time.perf_counter() - started, 1),

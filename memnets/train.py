@@ -31,6 +31,10 @@ from memnets.models import MODELS
 LAST, BEST = "last.safetensors", "checkpoint.safetensors"
 
 
+class Diverged(ValueError):
+    """The training loss became NaN or infinite."""
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int = 100  # §4.2 (joint training: 60)
@@ -57,8 +61,10 @@ class TrainConfig:
             raise ValueError(f"random_noise must be in [0, 1], got {self.random_noise}")
         if not 0 < self.valid_fraction < 1:
             raise ValueError(f"valid_fraction must be in (0, 1), got {self.valid_fraction}")
-        if self.lr <= 0 or self.ls_lr <= 0:
-            raise ValueError(f"learning rates must be positive, got lr={self.lr}, ls_lr={self.ls_lr}")
+        for name in ("lr", "ls_lr", "max_grad_norm"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive finite number, got {value}")
 
 
 @dataclass
@@ -187,6 +193,10 @@ def _train_loop(model_name, model_config, train_data, valid_data, cfg, vocab, da
             loss_sum += loss.item()
             error_sum += errors
         batches = n // b
+        if not math.isfinite(loss_sum):  # stop before this epoch's weights overwrite the last good checkpoint
+            raise Diverged(f"training diverged in epoch {epoch + 1} (loss {loss_sum}); "
+                           + (f"{run_dir / LAST} keeps the state after epoch {epoch}; " if run_dir and epoch else "")
+                           + "try a smaller learning rate")
         valid_loss, valid_error = evaluate_restarts(skeleton, params, valid_data, linear)
         if in_linear_phase:  # LS ends, restart by restart, once the validation loss stops falling
             for i in range(r):

@@ -226,7 +226,11 @@ def test_train_on_generated_data(trained):
     assert report["mean_error"] == report["per_task"]["1"]
     assert report["failed_tasks"] == (report["per_task"]["1"] > 5)
     assert report["data"] == {"source": "generated", "questions": 64, "data_seed": 0, "variant": "en"}
-    assert report["model_config"]["embed_dim"] == 20 and "vocab_size" not in report["model_config"]
+    assert report["model_config"]["embed_dim"] == 20
+    # what the model used, sized to the data: the checkpoint's config, not the requested 50 slots
+    _, used = checkpoint.load(run_dir / "task01" / "checkpoint.safetensors")
+    assert {k: report["model_config"][k] for k in ("memory_size", "sentence_size", "vocab_size")} == \
+        {k: used["config"][k] for k in ("memory_size", "sentence_size", "vocab_size")}
     assert report["train_config"]["epochs"] == 2 and report["train_config"]["ls_epochs"] == 1
     assert report["train_config"]["compile"] is False
     assert report["command"].startswith("memnets train --task 1 --no-compile")
@@ -450,7 +454,7 @@ def resumable_copy(original: Path, run_dir: Path) -> Path:
 
 
 @pytest.mark.parametrize("extra, key", [(["--embed-dim", "8"], "model_config.embed_dim = 20"),
-                                        (["--lr", "0.02"], "train_config.lr = 0.01")])
+                                        (["--ls-lr", "0.02"], "train_config.ls_lr = 0.005")])
 def test_resume_with_different_options_is_refused(extra, key, trained, tmp_path, capsys):
     run_dir = resumable_copy(trained[0], tmp_path / "run")
     before = (run_dir / "task01" / "last.safetensors").read_bytes()

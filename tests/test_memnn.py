@@ -11,7 +11,7 @@ from memnets.data.tensors import vectorize
 from memnets.data.vocab import Vocab
 from memnets.evaluate import support_accuracy, task_errors
 from memnets.models.memnn import (MemNN, MemNNConfig, WrittenMemory, kmeans, ngram_ids, target_slots, tournament,
-                                  tournament_jumps)
+                                  tournament_scan)
 from memnets.train import TrainConfig, train
 
 
@@ -102,7 +102,7 @@ def test_tournament_skips_memories_not_allowed_and_plain_scores_give_the_argmax(
     assert tournament(scores, torch.zeros(1, 3), ages(4), torch.tensor([0]), torch.zeros(1, 4, dtype=bool)).item() == -1
 
 
-def test_the_jumping_tournament_agrees_with_the_slot_by_slot_one():
+def test_the_scalar_tournament_agrees_with_the_batched_one():
     g = torch.Generator().manual_seed(0)
     for trial in range(200):
         n = int(torch.randint(1, 40, (1,), generator=g))
@@ -112,7 +112,7 @@ def test_the_jumping_tournament_agrees_with_the_slot_by_slot_one():
         age = torch.arange(n, 0, -1)
         slow = tournament(scores.unsqueeze(0), weights.unsqueeze(0), age.unsqueeze(0), torch.tensor([x_age]),
                           torch.ones(1, n, dtype=bool))
-        assert tournament_jumps(scores, weights, age, x_age) == slow.item(), trial
+        assert tournament_scan(scores, weights, age, x_age) == slow.item(), trial
 
 
 def test_target_slots_with_and_without_adaptive_memory():
@@ -177,8 +177,8 @@ def test_written_memory_answers_as_forward_does():
         query = torch.randint(2, 15, (1, 3))
         out = model(story, query, torch.arange(12, 0, -1).unsqueeze(0))
         memory = WrittenMemory(model, "none")
-        for sentence in story[0]:
-            memory.write(sentence[sentence > 0].tolist())
+        memory.write([sentence[sentence > 0].tolist() for sentence in story[0, :5]])  # written in two batches
+        memory.write([sentence[sentence > 0].tolist() for sentence in story[0, 5:]])
         answer, chosen, scored = memory.answer(query[0].tolist())
         assert answer == out.logits[0].argmax().item()
         expected = [s if 0 <= s < 12 else None for s in out.selected[0].tolist()]
@@ -189,8 +189,7 @@ def test_written_memory_answers_as_forward_does():
 def test_word_hashing_buckets():
     model = MemNN(MemNNConfig(10, ngrams=False))
     memory = WrittenMemory(model, "word")
-    for sentence in ([2, 3], [4, 5], [3, 6], [7]):
-        memory.write(sentence)
+    memory.write([[2, 3], [4, 5], [3, 6], [7]])
     assert memory.buckets[3] == [0, 2] and memory.buckets[7] == [3]
     assert memory.candidates(torch.tensor([3, 9])).tolist() == [0, 2]  # word 9 is in no memory
     assert memory.candidates(torch.tensor([5, 7])).tolist() == [1, 3]
@@ -210,8 +209,7 @@ def test_cluster_hashing_groups_words_with_similar_embeddings():
         model.match_embed[2, 4:6] = -3.0
         model.match_embed[2, :2] = 0.0
     memory = WrittenMemory(model, "cluster", clusters=3)
-    for sentence in ([2], [4], [3], [5]):
-        memory.write(sentence)
+    memory.write([[2], [4], [3], [5]])
     assert memory.candidates(torch.tensor([2])).tolist() == [0, 2]  # word 3 shares word 2's cluster
     assert memory.candidates(torch.tensor([5])).tolist() == [1, 3]
 

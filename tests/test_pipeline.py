@@ -3,6 +3,7 @@ both models go through the same loop (restarts, checkpoints, exact resume), and 
 command line: train, eval, ask with plots, and one-line errors for what it cannot train on."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -161,3 +162,89 @@ def test_options_of_another_model_are_refused(argv, fragment, tmp_path, capsys):
     code, out, err = run_cli(["train", *argv, *TINY, "--out", tmp_path / "r"], capsys)
     assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "r").exists()
+
+
+# ---------------------------------------------------------------------------------- run directories (issue 9)
+
+
+def test_a_finished_run_is_never_overwritten_without_being_asked(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    code, _, err = run_cli(["train", "--task", "1,2", *TINY, "--out", run_dir], capsys)
+    assert code == 0, err
+    before = (run_dir / "task01" / BEST).read_bytes()
+    code, out, err = run_cli(["train", "--task", "1", *TINY, "--seed", "3", "--out", run_dir], capsys)
+    assert code == 2 and "already holds" in err and "--resume" in err and "--overwrite" in err
+    assert (run_dir / "task01" / BEST).read_bytes() == before
+    code, out, err = run_cli(["train", "--task", "1", *TINY, "--seed", "3", "--out", run_dir, "--overwrite"], capsys)
+    assert code == 0, err
+    assert not (run_dir / "task02").exists()  # nothing of the old run is left for eval to average in
+    report = json.loads((run_dir / "results.json").read_text())
+    assert list(report["per_task"]) == ["1"] and report["train_config"]["seed"] == 3
+    code, out, err = run_cli(["eval", run_dir], capsys)
+    assert code == 0 and json.loads((run_dir / "eval.json").read_text())["per_task"] == report["per_task"]
+
+
+def test_a_second_run_into_the_same_directory_is_refused_while_the_first_holds_it(tmp_path):
+    import fcntl
+
+    run_dir = tmp_path / "run"
+    exp = experiment.Experiment(model="memn2n", tasks=[1], joint=False,
+                                data=experiment.data_settings(None, None, "en", 64, 0), model_options={},
+                                train_options={"compile": False, "epochs": 1}, run_dir=run_dir, progress=False,
+                                command="memnets train (first)")
+    held = experiment.claim_run_dir(exp, overwrite=False)  # the first run, alive
+    try:
+        with pytest.raises(experiment.RunDirError, match=r"in use by another memnets run \(pid \d+: memnets train"):
+            experiment.run(dataclasses.replace(exp, command="second"), log=lambda line: None, overwrite=True)
+    finally:
+        held.close()  # the first run ends (a killed process releases it the same way)
+    report = experiment.run(exp, log=lambda line: None, overwrite=True)
+    assert list(report["per_task"]) == ["1"]
+    with open(run_dir / experiment.LOCK_FILE) as lock:  # and the lock is free again after a run
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_resume_needs_a_run_and_the_same_tasks(tmp_path, capsys):
+    code, out, err = run_cli(["train", *TINY, "--out", tmp_path / "none", "--resume"], capsys)
+    assert code == 2 and "nothing to resume" in err and not (tmp_path / "none").exists()
+    code, _, err = run_cli(["train", "--task", "1", *TINY, "--out", tmp_path / "run"], capsys)
+    assert code == 0, err
+    code, out, err = run_cli(["train", "--task", "2", *TINY, "--out", tmp_path / "run", "--resume"], capsys)
+    assert code == 2 and "tasks = [1], but this run has [2]" in err
+    assert list(json.loads((tmp_path / "run" / "results.json").read_text())["per_task"]) == ["1"]
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--lr", "0.02"], "--lr 0.02 would not be used"),
+    (["--no-linear-start", "--lr", "nan"], "--lr: must be positive, got nan"),
+    (["--ls-lr", "inf"], "--ls-lr: must be positive, got inf"),
+    (["--noise", "nan"], "--noise: must be a finite number, got nan"),
+    (["--examples", "-1"], "--examples: must be 0 or more, got -1"),
+    (["--resume", "--overwrite"], "pass one of them"),
+])
+def test_options_mean_what_they_say(argv, fragment, tmp_path, capsys):
+    code, out, err = run_cli(["train", *TINY, *argv, "--out", tmp_path / "r"], capsys)
+    assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_diverging_run_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    argv = ["train", "--task", "1", *TINY, "--no-linear-start", "--lr", "1e30", "--epochs", "4", "--out", run_dir]
+    code, out, err = run_cli(argv, capsys)
+    assert code == 2 and "training diverged in epoch" in err and len(err.strip().splitlines()) == 1, err
+    assert not (run_dir / "task01" / BEST).exists()
+    if (run_dir / "task01" / LAST).exists():  # the state it keeps is finite
+        tensors, meta = checkpoint.load(run_dir / "task01" / LAST)
+        assert all(torch.isfinite(v).all() for k, v in tensors.items() if k.startswith("param."))
+
+
+def test_ask_names_the_plot_it_wrote_and_the_line_of_a_bad_byte(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert run_cli(["train", "--task", "1", *TINY, "--out", run_dir], capsys)[0] == 0
+    story = tmp_path / "story.txt"
+    story.write_text("Mary moved to the bathroom.\nWhere is Mary?\n")
+    code, out, err = run_cli(["ask", run_dir / "task01" / BEST, "--file", story, "--plot", tmp_path / "attn"], capsys)
+    assert code == 0 and f"plot: {tmp_path / 'attn.png'}" in out and (tmp_path / "attn.png").is_file()
+    story.write_bytes(b"Mary moved to the bathroom.\nWhere is \xff Mary?\n")
+    code, out, err = run_cli(["ask", run_dir / "task01" / BEST, "--file", story], capsys)
+    assert code == 2 and f"{story}:2: byte 0xff is not UTF-8 text" in err

@@ -293,21 +293,19 @@ def tournament(scores: torch.Tensor, time_weights: torch.Tensor, time: torch.Ten
     return winner
 
 
-def tournament_jumps(scores: torch.Tensor, time_weights: torch.Tensor, age: torch.Tensor, x_age: int) -> int:
-    """The same tournament as :func:`tournament` for one question over N candidate memories (oldest first), jumping
-    from each winner straight to the first memory that beats it: a few vector passes instead of N steps, which
-    matters for memories of 100,000 sentences. scores (N,) s_O; time_weights (3,); age (N,). Returns the index."""
+def tournament_scan(scores: torch.Tensor, time_weights: torch.Tensor, age: torch.Tensor, x_age: int) -> int:
+    """The same tournament as :func:`tournament`, for one question over N candidate memories (oldest first), as
+    one pass over Python floats: for memories of 100,000 sentences that is milliseconds, where a loop of tensor
+    operations would take seconds. scores (N,) s_O; time_weights (3,); age (N,). Returns the winner's index."""
     c1, c2, c3 = time_weights.tolist()
-    newer_than_x = age < x_age  # x older than the memory
-    keeper = scores + c1 * newer_than_x  # P_y: what a winner y brings to s_Ot(x, y, y')
-    challenger = scores - c2 * newer_than_x  # Q_y': what a challenger y' takes away
-    index = torch.arange(scores.shape[0])
-    winner = 0
-    while True:
-        beaten = (challenger >= keeper[winner] + c3) & (index > winner)  # s_Ot(x, winner, y') <= 0
-        if not beaten.any():
-            return winner
-        winner = int(beaten.to(torch.uint8).argmax())  # the first one: the pass continues from there
+    newer_than_x = (age < x_age).to(scores.dtype)  # x older than the memory
+    keeper = (scores + c1 * newer_than_x).tolist()  # what a winner y brings to s_Ot(x, y, y')
+    challenger = (scores - c2 * newer_than_x).tolist()  # what a challenger y' takes away from it
+    winner, bar = 0, keeper[0] + c3
+    for i in range(1, len(challenger)):
+        if challenger[i] >= bar:  # s_Ot(x, winner, y') <= 0: the newer memory takes over
+            winner, bar = i, keeper[i] + c3
+    return winner
 
 
 class WrittenMemory:
@@ -329,31 +327,45 @@ class WrittenMemory:
         if hashing == "cluster":
             self.bucket_of = kmeans(model.match_embed[2, :vocab].detach(), clusters, seed)
         self.buckets: dict[int, list[int]] = {}  # bucket -> slots, in writing order
+        self.bucket_tensors: dict[int, torch.Tensor] = {}  # the same as tensors, rebuilt after a write
         self.words: list[torch.Tensor] = []  # each slot's feature ids (J',)
-        self.encoded: list[torch.Tensor] = []  # each slot's U_O Φy (n,), written once
+        self.encoded: list[torch.Tensor] = []  # U_O Φy of the slots, (N_i, n) per write, computed once
 
     def __len__(self) -> int:
         return len(self.words)
 
     @torch.no_grad()
-    def write(self, word_ids: list[int]) -> None:
-        """Write one sentence (its word ids) into the next slot and file it under its buckets."""
-        slot = len(self.words)
-        ids = torch.tensor(word_ids or [1])
-        features = self.model.features(ids)
-        self.words.append(features)
-        self.encoded.append(self.model.match_y(self.model.embed(self.model.match_embed[2], features)))
-        for bucket in set(self.bucket_of[ids[ids > 0]].tolist()):
-            self.buckets.setdefault(bucket, []).append(slot)
+    def write(self, sentences: list[list[int]]) -> None:
+        """Write sentences (each a list of word ids), oldest first, into the next slots and file them in their
+        buckets. The encodings of a whole batch of sentences are computed at once."""
+        if not sentences:
+            return
+        width = max(1, max(map(len, sentences)))
+        ids = torch.zeros(len(sentences), width, dtype=torch.long)  # (N, J)
+        for i, words in enumerate(sentences):
+            ids[i, :len(words)] = torch.tensor(words or [1])
+        features = self.model.features(ids)  # (N, J')
+        encoded = self.model.match_y(self.model.embed(self.model.match_embed[2], features))  # (N, n) U_O Φy
+        first = len(self.words)
+        self.bucket_tensors = {}
+        self.words.extend(row[row > 0] for row in features)
+        self.encoded.append(encoded)
+        buckets = self.bucket_of[ids].tolist()  # (N, J) bucket of every word
+        for i, row in enumerate(buckets):
+            for bucket in set(b for b, w in zip(row, ids[i].tolist()) if w > 0):
+                self.buckets.setdefault(bucket, []).append(first + i)
 
     def candidates(self, word_ids: torch.Tensor) -> torch.Tensor:
         """Slots (sorted, oldest first) that share a bucket with any of ``word_ids``; all slots without hashing."""
         if self.hashing == "none":
             return torch.arange(len(self.words))
-        found = set()
-        for bucket in set(self.bucket_of[word_ids[word_ids > 0]].tolist()):
-            found.update(self.buckets.get(bucket, ()))
-        return torch.tensor(sorted(found), dtype=torch.long)
+        buckets = set(self.bucket_of[word_ids[word_ids > 0]].tolist()) & set(self.buckets)
+        if not buckets:
+            return torch.zeros(0, dtype=torch.long)
+        for bucket in buckets:  # a bucket's slots as a tensor, made once per write
+            if bucket not in self.bucket_tensors:
+                self.bucket_tensors[bucket] = torch.tensor(self.buckets[bucket])
+        return torch.cat([self.bucket_tensors[b] for b in buckets]).unique()  # sorted
 
     @torch.no_grad()
     def answer(self, query_ids: list[int]) -> tuple[int, list[int | None], int]:
@@ -361,7 +373,9 @@ class WrittenMemory:
         no lookup), memories scored in all). The same computation as ``MemNN.forward`` without supports."""
         model, cfg = self.model, self.model.config
         n = len(self.words)
-        stacked = torch.stack(self.encoded) if n else torch.zeros(0, cfg.embed_dim)  # (N, n)
+        if len(self.encoded) > 1:
+            self.encoded = [torch.cat(self.encoded)]
+        stacked = self.encoded[0] if n else torch.zeros(0, cfg.embed_dim)  # (N, n)
         age = n - torch.arange(n)  # (N,) 1 = the most recent sentence, as ``time`` in the tensors
         question = model.features(torch.tensor(query_ids or [1]))
         x = model.embed(model.match_embed[0], question)  # (n,)
@@ -374,9 +388,9 @@ class WrittenMemory:
             c = model.time_embed @ a if cfg.time_features else torch.zeros(3)  # (3,)
             slot = None
             if len(pool):
-                s = stacked[pool] @ a  # (C,) s_O of the candidates only
+                s = (stacked if self.hashing == "none" else stacked[pool]) @ a  # (C,) s_O of the candidates only
                 scored += len(pool)
-                best = tournament_jumps(s, c, age[pool], x_age)
+                best = tournament_scan(s, c, age[pool], x_age)
                 slot = int(pool[best])
                 if cfg.adaptive and float(model.match_y(model.stop_embed)[0] @ a) > float(s[best]):
                     slot = None
