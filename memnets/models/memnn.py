@@ -327,9 +327,9 @@ class WrittenMemory:
         if hashing == "cluster":
             self.bucket_of = kmeans(model.match_embed[2, :vocab].detach(), clusters, seed)
         self.buckets: dict[int, list[int]] = {}  # bucket -> slots, in writing order
-        self.bucket_tensors: dict[int, torch.Tensor] = {}  # the same as tensors, rebuilt after a write
+        self.bucket_tensors: dict[int, torch.Tensor] = {}  # the same as tensors, updated by each write
         self.words: list[torch.Tensor] = []  # each slot's feature ids (J',)
-        self.encoded: list[torch.Tensor] = []  # U_O Φy of the slots, (N_i, n) per write, computed once
+        self.encoded = torch.zeros(0, model.config.embed_dim)  # (N, n) U_O Φy of every slot, computed once
 
     def __len__(self) -> int:
         return len(self.words)
@@ -347,13 +347,18 @@ class WrittenMemory:
         features = self.model.features(ids)  # (N, J')
         encoded = self.model.match_y(self.model.embed(self.model.match_embed[2], features))  # (N, n) U_O Φy
         first = len(self.words)
-        self.bucket_tensors = {}
         self.words.extend(row[row > 0] for row in features)
-        self.encoded.append(encoded)
+        self.encoded = torch.cat([self.encoded, encoded])
+        if self.hashing == "none":
+            return
         buckets = self.bucket_of[ids].tolist()  # (N, J) bucket of every word
-        for i, row in enumerate(buckets):
-            for bucket in set(b for b, w in zip(row, ids[i].tolist()) if w > 0):
+        touched = set()
+        for i, (row, words) in enumerate(zip(buckets, ids.tolist())):
+            for bucket in {b for b, w in zip(row, words) if w > 0}:
                 self.buckets.setdefault(bucket, []).append(first + i)
+                touched.add(bucket)
+        for bucket in touched:  # the index a lookup reads, kept up to date here rather than at question time
+            self.bucket_tensors[bucket] = torch.tensor(self.buckets[bucket])
 
     def candidates(self, word_ids: torch.Tensor) -> torch.Tensor:
         """Slots (sorted, oldest first) that share a bucket with any of ``word_ids``; all slots without hashing."""
@@ -362,9 +367,6 @@ class WrittenMemory:
         buckets = set(self.bucket_of[word_ids[word_ids > 0]].tolist()) & set(self.buckets)
         if not buckets:
             return torch.zeros(0, dtype=torch.long)
-        for bucket in buckets:  # a bucket's slots as a tensor, made once per write
-            if bucket not in self.bucket_tensors:
-                self.bucket_tensors[bucket] = torch.tensor(self.buckets[bucket])
         return torch.cat([self.bucket_tensors[b] for b in buckets]).unique()  # sorted
 
     @torch.no_grad()
@@ -373,9 +375,7 @@ class WrittenMemory:
         no lookup), memories scored in all). The same computation as ``MemNN.forward`` without supports."""
         model, cfg = self.model, self.model.config
         n = len(self.words)
-        if len(self.encoded) > 1:
-            self.encoded = [torch.cat(self.encoded)]
-        stacked = self.encoded[0] if n else torch.zeros(0, cfg.embed_dim)  # (N, n)
+        stacked = self.encoded  # (N, n)
         age = n - torch.arange(n)  # (N,) 1 = the most recent sentence, as ``time`` in the tensors
         question = model.features(torch.tensor(query_ids or [1]))
         x = model.embed(model.match_embed[0], question)  # (n,)
