@@ -2,18 +2,26 @@
 
     python benchmarks/fuzz.py
 
-Each target gets EXAMPLES inputs: valid ones (which must read back exactly), valid ones with one line or byte
+Each reader target gets EXAMPLES inputs: valid ones (which must read back exactly), valid ones with one line or byte
 broken, and random ones. A target's contract is that it returns a result or raises its memnets error (DataError,
 CheckpointError) as one line naming the file, and the line where one is at fault. A crash is any other exception;
-a contract violation is a memnets error whose message breaks that form, or a valid input read back wrong. Writes
-docs/results/fuzz.json and fuzz.md.
+a contract violation is a memnets error whose message breaks that form, or a valid input read back wrong.
+
+Two more targets run whole stages: generated folders (``write_tasks`` with random knobs, then files deleted,
+truncated or a line or bytes changed, read by ``load_splits``: the generated records back exactly, or one DataError
+naming a damaged file), and ``memnets ask CHECKPOINT`` through the in-process CLI for both models, on random text
+given with ``--file`` and on standard input: exit 0 having answered every question, or exit 2 with one
+"memnets ask: error:" line; a crash is an exception escaping ``memnets.cli.main`` (what a user sees as a
+traceback). Writes docs/results/fuzz.json and fuzz.md.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import random
 import re
+import shutil
 import struct
 import sys
 import tarfile
@@ -27,12 +35,16 @@ import torch
 from safetensors.torch import save as safetensors_bytes
 
 from memnets import checkpoint
-from memnets.data.babi import DataError, QARecord, decode, parse_babi, read_split
+from memnets.cli import main as memnets_main
+from memnets.data.babi import TASK_NAMES, DataError, QARecord, decode, load_splits, parse_babi, read_split
+from memnets.data.generator import Knobs, generate_task, write_tasks
 from memnets.data.vocab import Vocab
 from memnets.models.memn2n import MemN2N, MemN2NConfig
 from run import RESULTS, machine  # benchmarks/run.py, beside this script
 
-EXAMPLES = 2000
+EXAMPLES = 2000  # inputs per reader target
+FOLDER_EXAMPLES = 2000  # generated folders (each one written, damaged and read)
+ASK_EXAMPLES = 1000  # `memnets ask` inputs per model, each run twice (--file and standard input)
 SEED = 0
 SOURCE = "s.txt"
 MEMBER = "tasks_1-20_v1-2/en/qa1_single-supporting-fact_train.txt"
@@ -317,12 +329,234 @@ def fuzz_load(rng: random.Random, path: Path, good: bytes):
     return kind, check
 
 
+# --------------------------------------------------------------------------------------- generated folders
+
+
+def generated_records(task: int, n_questions: int, seed: int, split: str, knobs: Knobs) -> list[QARecord]:
+    """The records the generator's stories stand for (as tests/test_reliability.py builds them from its Lines)."""
+    records = []
+    for story in generate_task(task, n_questions, seed, split, knobs):
+        statements, index_of_line = [], {}
+        for line_id, line in enumerate(story, start=1):
+            if line.answer is None:
+                index_of_line[line_id] = len(statements)
+                statements.append(line.text.strip())
+            else:
+                supports = tuple(index_of_line[s] for s in line.supports)
+                records.append(QARecord(tuple(statements), line.text.strip(), line.answer.lower(), supports, task))
+    return records
+
+
+def random_knobs(rng: random.Random) -> Knobs:
+    def knob(hi: int) -> int | None:
+        return None if rng.random() < 0.5 else rng.randint(0, hi)
+    return Knobs(n_actors=knob(14), n_objects=knob(14), n_locations=knob(14), story_length=knob(30),
+                 n_supporting=knob(6))
+
+
+def damage_file(rng: random.Random, path: Path, kind: str) -> int | None:
+    """Damage one generated file; returns the first line that may now be at fault (None: the file is deleted)."""
+    if kind == "file deleted":
+        path.unlink()
+        return None
+    data = path.read_bytes()
+    position = rng.randint(0, len(data))
+    first = data[:position].count(b"\n") + 1
+    if kind == "file truncated":
+        path.write_bytes(data[:position])
+    elif kind == "bytes inserted":
+        path.write_bytes(data[:position] + rng.randbytes(rng.randint(1, 4)) + data[position:])
+    else:  # a line replaced by random text, deleted or duplicated
+        lines = data.decode("utf-8").split("\n")
+        index = min(first - 1, len(lines) - 1)
+        lines[index:index + 1] = rng.choice([[random_text(rng, rng.randint(0, 30))], [], [lines[index]] * 2])
+        path.write_text("\n".join(lines), encoding="utf-8")
+        first = index + 1
+    return first
+
+
+def fuzz_folder(rng: random.Random, root: Path):
+    """A folder written by the generator (random tasks, seed, question counts, knobs), valid or damaged."""
+    folder = root / "generated"
+    shutil.rmtree(folder, ignore_errors=True)
+    tasks = sorted(rng.sample(range(1, 21), rng.randint(1, 2)))
+    seed, questions, test_questions = rng.randrange(10**6), rng.randint(1, 8), rng.choice([None, rng.randint(1, 8)])
+    for _ in range(20):  # knobs a task cannot honour are refused by write_tasks (ValueError): draw others
+        knobs = random_knobs(rng)
+        try:
+            write_tasks(folder, tasks, questions, seed, knobs, test_questions=test_questions)
+            break
+        except ValueError:
+            shutil.rmtree(folder)
+    else:
+        knobs = Knobs()
+        write_tasks(folder, tasks, questions, seed, knobs, test_questions=test_questions)
+    kind = rng.choice(["valid", "file deleted", "file truncated", "line changed", "bytes inserted"])
+    damaged: dict[str, int | None] = {}
+    if kind != "valid":
+        files = sorted(folder.iterdir())
+        for path in rng.sample(files, rng.randint(1, min(3, len(files)))):
+            damaged[path.name] = damage_file(rng, path, kind)
+
+    def check() -> bool:
+        try:
+            splits = load_splits(folder, tasks)
+        except DataError as err:
+            check_folder_error(err, folder, damaged)
+            return False
+        if kind == "valid":
+            expected = {"train": [], "valid": [], "test": []}
+            for task in tasks:
+                train = generated_records(task, questions, seed, "train", knobs)
+                held_out = max(1, round(0.1 * len(train)))
+                expected["train"] += train[:-held_out]
+                expected["valid"] += train[-held_out:]
+                expected["test"] += generated_records(task, test_questions or questions, seed, "test", knobs)
+            if splits != expected:
+                raise Violation(f"tasks {tasks}, seed {seed}, {knobs}: the folder read back different records")
+        return True
+    return kind, check
+
+
+def check_folder_error(err: DataError, folder: Path, damaged: dict[str, int | None]) -> None:
+    """One line naming a damaged file (and a line of it no earlier than the damage), or the folder where a file
+    was deleted; never an undamaged file."""
+    message = str(err)
+    if "\n" in message:
+        raise Violation(f"malformed message {message[:120]!r}")
+    for name, first in damaged.items():
+        if message.startswith(f"{folder / name}:"):
+            match = re.match(rf"{re.escape(str(folder / name))}:(\d+): ", message)
+            if match and (first is None or int(match[1]) < first):
+                raise Violation(f"names line {match[1]}, the damage starts at line {first}: {message[:120]!r}")
+            return
+    match = re.match(rf"{re.escape(str(folder))}: no file for task (\d+) \((\w+)\)", message)
+    if not match or damaged.get(f"qa{match[1]}_{TASK_NAMES[int(match[1])]}_{match[2]}.txt", 0) is not None:
+        raise Violation(f"names no damaged file: {message[:160]!r}")
+
+
+# ----------------------------------------------------------------------------------------------- memnets ask
+
+TASK1_WORDS = ["Mary", "John", "Sandra", "Daniel", "moved", "went", "journeyed", "travelled", "back", "to", "the",
+               "bathroom", "hallway", "garden", "office", "kitchen", "bedroom", "Where", "is", "Zorblax", "日本"]
+BAD_UTF8 = [b"\xff", b"\xfe", b"\x80", b"\xc3", b"\xed\xa0\x80", b"\xc0\xaf", b"\xf8\x88\x80\x80"]
+
+
+def ask_line(rng: random.Random, kind: str) -> str:
+    """One line of an ``ask`` input of the given kind."""
+    phrase = " ".join(rng.choice(TASK1_WORDS) for _ in range(rng.randint(1, 8)))
+    line_id = rng.choice([str(rng.randint(0, 30)), "1", "²", "٣", "007", "9" * 30])
+    if kind == "unicode":
+        return random_text(rng, rng.randint(0, 60))
+    if kind == "bAbI lines":
+        if rng.random() < 0.6:
+            return f"{line_id} {phrase}."
+        return f"{line_id} {phrase}? \t{rng.choice(TASK1_WORDS)}\t{rng.choice(['', '1', '1 2'])}"
+    if kind == "questions, no story":
+        return rng.choice([phrase + "?", "", f"1 {phrase}?\tgarden\t1"])
+    if kind == "empty lines":
+        return rng.choice(["", " ", "\t", "\r", "\u3000", "?", " ? ", "1 ?", "1", "1 "])
+    if kind == "long lines":
+        if rng.random() < 0.5:
+            return " ".join([rng.choice(["Mary", "x", "日本", "the garden"])] * rng.randint(500, 4000))
+        return "a" * rng.randint(1000, 30000) + rng.choice(["", "?", "."])
+    if kind == "tabs":
+        return "\t".join(rng.choice([phrase, random_text(rng, rng.randint(0, 8))]) for _ in range(rng.randint(2, 5)))
+    # "mixed": any of the above, bAbI lines the most often
+    return ask_line(rng, rng.choice(["unicode", "bAbI lines", "bAbI lines", "questions, no story", "empty lines",
+                                     "long lines", "tabs"]))
+
+
+def questions_in(text: str) -> int:
+    """How many questions ``ask`` reads in ``text`` (as tests/test_reliability.py counts them)."""
+    count = 0
+    for raw in text.split("\n"):
+        line = raw.strip()
+        head, _, rest = line.partition(" ")
+        if head.isdigit() and rest:
+            line = rest
+        count += line.split("\t")[0].strip().endswith("?")
+    return count
+
+
+def run_memnets(argv: list[str], stdin=None) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of ``memnets ARGV`` in-process; an exception escaping it propagates."""
+    out, err = io.StringIO(), io.StringIO()
+    saved = sys.stdin
+    try:
+        if stdin is not None:
+            sys.stdin = stdin
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = memnets_main([str(a) for a in argv])
+            except SystemExit as exc:  # argparse
+                code = exc.code
+    finally:
+        sys.stdin = saved
+    return code, out.getvalue(), err.getvalue()
+
+
+def check_exit(code: int, out: str, err: str, channel: str) -> None:
+    if "Traceback" in out + err:
+        raise Violation(f"{channel}: a traceback was printed")
+    if code == 0 and err:
+        raise Violation(f"{channel}: exit 0 with {err[:120]!r} on stderr")
+    if code != 0 and (code != 2 or err.count("\n") != 1 or not err.endswith("\n")
+                      or not err.startswith("memnets ask: error: ")):
+        raise Violation(f"{channel}: exit {code} with {err[:160]!r} on stderr")
+
+
+def fuzz_ask(rng: random.Random, weights: Path, story: Path):
+    kind = rng.choice(["unicode", "bAbI lines", "questions, no story", "empty lines", "long lines", "tabs",
+                       "mixed", "not UTF-8"])
+    lines = [ask_line(rng, "mixed" if kind == "not UTF-8" else kind) for _ in range(rng.randint(0, 12))]
+    data = (rng.choice(["\n", "\r\n"]).join(lines) + rng.choice(["", "\n"])).encode("utf-8")
+    if kind == "not UTF-8":
+        position = rng.randint(0, len(data))
+        data = data[:position] + rng.choice(BAD_UTF8) + data[position:]
+    story.write_bytes(data)
+
+    def check() -> bool:
+        code, out, err = run_memnets(["ask", weights, "--file", story])
+        check_exit(code, out, err, "--file")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            bad = next(i for i, line in enumerate(data.split(b"\n"), start=1) if not utf8(line))
+            if code != 2 or not err.startswith(f"memnets ask: error: {story}:{bad}: byte 0x"):
+                raise Violation(f"--file: expected line {bad} named: exit {code}, {err[:120]!r}") from None
+            stdin = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline="\n")  # a UTF-8 terminal's
+            check_exit(*run_memnets(["ask", weights], stdin), "stdin")
+            return False
+        if code != 0:
+            raise Violation(f"--file: UTF-8 text refused: {err[:120]!r}")
+        asked = sum(line.startswith("Q: ") for line in out.split("\n"))
+        if asked != questions_in(text):
+            raise Violation(f"--file: {asked} answers to {questions_in(text)} questions")
+        if run_memnets(["ask", weights], io.StringIO(text)) != (0, out, ""):
+            raise Violation("stdin: not the answers that --file gave")
+        return True
+    return kind, check
+
+
+def train_tiny(root: Path) -> dict[str, Path]:
+    """The checkpoints `ask` is fuzzed with: each model trained for one epoch on 64 generated task-1 questions."""
+    fast = ["train", "--task", "1", "--no-compile", "--quiet", "--epochs", "1", "--questions", "64", "--examples", "0"]
+    paths = {}
+    for model, extra in (("memn2n", ["--ls-epochs", "1"]), ("memnn", ["--model", "memnn"])):
+        code, _, err = run_memnets([*fast, *extra, "--out", root / model])
+        if code != 0:
+            raise RuntimeError(f"training the {model} model to fuzz ask with failed: {err}")
+        paths[model] = root / model / "task01" / "checkpoint.safetensors"
+    return paths
+
+
 def one_line(err: BaseException) -> str:
     return " ".join(str(err).split())[:120]
 
 
-def run_target(name: str, error: type[Exception], one_input, rng: random.Random) -> dict:
-    """EXAMPLES inputs of one target: counts of each outcome, and the first few failures.
+def run_target(name: str, error: type[Exception], one_input, rng: random.Random, examples: int = EXAMPLES) -> dict:
+    """``examples`` inputs of one target: counts of each outcome, and the first few failures.
 
     Inputs are made outside the ``try``, so that a fault of the fuzzer itself stops it instead of counting as a
     crash of the target.
@@ -330,7 +564,7 @@ def run_target(name: str, error: type[Exception], one_input, rng: random.Random)
     started = time.perf_counter()
     kinds, crashes, failures = Counter(), Counter(), []
     violations = accepted = rejected = 0
-    for _ in range(EXAMPLES):
+    for _ in range(examples):
         kind, check = one_input(rng)
         kinds[kind] += 1
         try:
@@ -349,11 +583,11 @@ def run_target(name: str, error: type[Exception], one_input, rng: random.Random)
             where = traceback.extract_tb(err.__traceback__)[-1]
             failures.append(f"crash: {type(err).__name__}: {one_line(err)} "
                             f"({Path(where.filename).name}:{where.lineno})")
-    result = {"target": name, "tried": EXAMPLES, "accepted": accepted, "rejected": rejected,
+    result = {"target": name, "tried": examples, "accepted": accepted, "rejected": rejected,
               "crashes": sum(crashes.values()), "contract_violations": violations, "crash_types": dict(crashes),
               "inputs": dict(sorted(kinds.items())), "first_failures": failures[:5],
               "seconds": round(time.perf_counter() - started, 1)}
-    print(f"{name:<32} tried {EXAMPLES}  accepted {accepted:>4}  rejected {rejected:>4}  "
+    print(f"{name:<32} tried {examples}  accepted {accepted:>4}  rejected {rejected:>4}  "
           f"crashes {result['crashes']:>4}  contract violations {violations:>3}  ({result['seconds']} s)", flush=True)
     for failure in failures[:5]:
         print("    " + failure)
@@ -377,20 +611,34 @@ def main() -> None:
                        lambda r: fuzz_load(r, weights, good_checkpoint), rng),
             run_target("checkpoint.load_model (metadata)", checkpoint.CheckpointError,
                        lambda r: fuzz_load_model(r, weights), rng),
+            run_target("generated folder -> load_splits", DataError, lambda r: fuzz_folder(r, Path(tmp)), rng,
+                       FOLDER_EXAMPLES),
         ]
+        trained = train_tiny(Path(tmp) / "runs")
+        for model, path in trained.items():
+            targets.append(run_target(f"cli: memnets ask ({model})", DataError,
+                                      lambda r, path=path: fuzz_ask(r, path, Path(tmp) / "story.txt"), rng,
+                                      ASK_EXAMPLES))
     wall = time.perf_counter() - started
     payload = {"command": "python benchmarks/fuzz.py", "benchmark": "fuzz", "seed": SEED,
-               "examples_per_target": EXAMPLES, "wall_seconds": round(wall, 1), "machine": machine(),
-               "targets": targets}
+               "examples": {t["target"]: t["tried"] for t in targets}, "wall_seconds": round(wall, 1),
+               "machine": machine(), "targets": targets}
     rows = "".join(f"| {t['target']} | {t['tried']:,} | {t['accepted']:,} | {t['rejected']:,} | {t['crashes']} | "
                    f"{t['contract_violations']} | {', '.join(f'{k} {v}' for k, v in t['inputs'].items())} |\n"
                    for t in targets)
     failures = "".join(f"- {t['target']}: {f}\n" for t in targets for f in t["first_failures"]) or "None.\n"
     markdown = (
-        "# Fuzzing the readers: `python benchmarks/fuzz.py`\n\n"
-        f"Seed {SEED}, {EXAMPLES:,} inputs per target, {wall:.0f} s in all. A crash is any exception other than the "
-        "target's memnets error (DataError, CheckpointError); a contract violation is such an error that is not one "
-        "line naming the file (and the broken line, where one is), or a valid input read back wrong.\n\n"
+        "# Fuzzing the readers and `memnets ask`: `python benchmarks/fuzz.py`\n\n"
+        f"Seed {SEED}, {wall:.0f} s in all. A crash is any exception other than the target's memnets error "
+        "(DataError, CheckpointError); a contract violation is such an error that is not one line naming the file "
+        "(and the broken line, where one is), or a valid input read back wrong. Generated folders are written by "
+        "`write_tasks` with random tasks, seeds, question counts and knobs, then read by `load_splits`: valid ones "
+        "must give the generated records exactly, damaged ones (files deleted or truncated, a line changed, bytes "
+        "inserted) read or are one DataError naming a damaged file. The `memnets ask` targets run the in-process "
+        "CLI on a tiny trained checkpoint of each model with random text, through `--file` and through standard "
+        "input: read = exit 0 with every question answered and the same answers on both; refused = exit 2 with one "
+        "`memnets ask: error:` line (input that is not UTF-8); a crash is an exception escaping `memnets.cli.main` "
+        "(a traceback).\n\n"
         "| target | inputs tried | read | refused with the memnets error | crashes | contract violations | "
         "inputs by kind |\n|---|---:|---:|---:|---:|---:|---|\n"
         f"{rows}\nFirst failures:\n\n{failures}")

@@ -62,6 +62,7 @@ def cmd_train(args) -> int:
     if args.examples > 0:
         first = min(int(t) for t in summary["per_task"])
         show_examples(run_dir / (BEST if args.joint else f"task{first:02d}/{BEST}"), settings, first, args.examples)
+    print(f"memnets: to ask it questions in the browser: memnets serve {run_dir}, then open http://127.0.0.1:8000/")
     return 0
 
 
@@ -167,6 +168,21 @@ def cmd_eval(args) -> int:
     evaluate.write_json(out, {"checkpoints": [str(p) for p in paths], **summary,
                               "wall_seconds": round(time.perf_counter() - started, 2)})
     print(f"memnets: mean test error {summary['mean_error']:.1f}%, {summary['failed_tasks']} failed; wrote {out}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------- serve
+
+
+def cmd_serve(args) -> int:
+    from memnets import serve  # FastAPI and uvicorn load only for this command
+
+    models = serve.load_models(args.checkpoints, log=lambda line: print(f"memnets: {line}"))
+    sock = serve.listen(args.host, args.port)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    url = f"http://{host}:{sock.getsockname()[1]}/"
+    print(f"memnets: serving {len(models)} model(s) at {url} (API: {url}docs); Ctrl-C stops", flush=True)
+    serve.run(serve.create_app(models), sock)
     return 0
 
 
@@ -292,6 +308,13 @@ def build_parser() -> Parser:
     p.add_argument("--file", help="read story lines and questions from this file instead of standard input")
     p.add_argument("--plot", help="save an attention heatmap per question (out.png, out-2.png, ...)")
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("serve", help="a web page and JSON API answering questions, with each hop's attention")
+    p.add_argument("checkpoints", nargs="+", metavar="RUN_DIR_OR_CHECKPOINT",
+                   help="checkpoint.safetensors files, or run directories (every checkpoint under them)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=count, default=8000, help="port (default 8000; 0: any free port)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("generate", help="write generated bAbI tasks in the release's file format")
     p.add_argument("--task", default="all", help="tasks: 1, 1,2,5, 1-20 or all (default all)")

@@ -199,7 +199,9 @@ def claim_run_dir(exp: Experiment, overwrite: bool):
     lock file; closing it (or the process ending) releases the lock."""
     run_dir = exp.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
-    lock = open(run_dir / LOCK_FILE, "a+")
+    lock_path = run_dir / LOCK_FILE
+    had_lock = lock_path.exists()
+    lock = open(lock_path, "a+")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -208,10 +210,6 @@ def claim_run_dir(exp: Experiment, overwrite: bool):
         lock.close()
         raise RunDirError(f"{run_dir} is in use by another memnets run ({holder}); wait for it to finish "
                           f"or choose another --out") from None
-    lock.seek(0)
-    lock.truncate()
-    lock.write(f"pid {os.getpid()}: {exp.command or 'memnets train'}\n")
-    lock.flush()
     try:
         manifest = {"model": exp.model, "tasks": exp.tasks, "joint": exp.joint}
         held = sorted(p.name for p in run_dir.iterdir() if p.name != LOCK_FILE)
@@ -230,9 +228,15 @@ def claim_run_dir(exp: Experiment, overwrite: bool):
                 path = run_dir / name
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
         evaluate.write_json(run_dir / RUN_FILE, {**manifest, "command": exp.command})
-    except BaseException:
+    except BaseException:  # refused: the directory is left exactly as it was found
+        if not had_lock:
+            lock_path.unlink()
         lock.close()
         raise
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"pid {os.getpid()}: {exp.command or 'memnets train'}\n")  # names this run to any second one
+    lock.flush()
     return lock
 
 
@@ -291,6 +295,10 @@ def _run(exp: Experiment, log: Callable[[str], None]) -> dict:
             log(f"task {group[0]} not run: {err}")
             not_run[group[0]] = str(err)
             continue
+        if not splits["train"] or not splits["valid"]:
+            raise DataError(f"task {', '.join(map(str, group))}: {len(splits['train'])} training and "
+                            f"{len(splits['valid'])} validation question(s) after holding out "
+                            f"{train_cfg.valid_fraction:.0%} for validation; at least one of each is needed")
         vocab = Vocab.build(splits["train"] + splits["valid"])
         model_cfg, train_cfg = configs(exp.model, exp.joint, exp.model_options, exp.train_options, len(vocab))
         model_cfg = fit_to_data(model_cfg, splits["train"])

@@ -3,11 +3,17 @@ DataError or CheckpointError line that names the file (and line) and what was ex
 interrupted write leaves the previous checkpoint or bAbI install in place, with no temporary file behind.
 
 The first tests reproduce reported failures one by one; the hypothesis tests below them check the same contracts
-on generated input (kept to at most 50 examples each: ``benchmarks/fuzz.py`` runs them with many more).
+on generated input (kept to at most 50 examples each: ``benchmarks/fuzz.py`` runs them with many more). The last
+sections check whole stages the same way: a generated folder reads back as the generator's records (and, damaged,
+is one DataError naming the damaged file); ``memnets ask`` answers any text, from a file or standard input, or ends
+in one error line; a saved model of any small config loads as the same model; and ``train`` into a finished run's
+directory is refused without changing a file there.
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -28,11 +34,15 @@ from safetensors.torch import save_file
 
 from memnets import checkpoint
 from memnets.checkpoint import CheckpointError
+from memnets.cli import main
 from memnets.data import download
-from memnets.data.babi import DataError, QARecord, decode, load_splits, parse_babi, read_split
+from memnets.data.babi import TASK_NAMES, DataError, QARecord, decode, load_splits, parse_babi, read_split
 from memnets.data.download import DownloadError
+from memnets.data.generator import Knobs, generate_task, write_tasks
+from memnets.data.tensors import Batch
 from memnets.data.vocab import Vocab
 from memnets.models.memn2n import MemN2N, MemN2NConfig
+from memnets.models.memnn import MemNN, MemNNConfig
 
 STORY = "1 Mary moved to the bathroom.\n2 John went to the hallway.\n3 Where is Mary? \tbathroom\t1\n"
 MEMBER = "tasks_1-20_v1-2/en/qa1_single-supporting-fact_train.txt"
@@ -561,3 +571,383 @@ def test_failed_unpacking_keeps_the_old_release(installed_release, fails_at):
         assert_one_complete_release(babi)
         data = babi / download.RELEASE_NAME / "en" / "qa1_single-supporting-fact_train.txt"
         assert data.read_text().split()[1] == "old"  # unpacking comes before any rename: nothing was replaced
+
+
+# ------------------------------------------------------------------------- generated folders, round trip
+# A folder written by the generator is read back by the bAbI reader as exactly the records the generator made;
+# damaged, it still reads or is one DataError naming the damaged file (and line).
+
+FEW = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+KNOB = st.none() | st.integers(0, 14)
+KNOBS = st.builds(Knobs, n_actors=KNOB, n_objects=KNOB, n_locations=KNOB, story_length=st.none() | st.integers(0, 30),
+                  n_supporting=st.none() | st.integers(0, 6))
+
+
+def generated_records(task: int, n_questions: int, seed: int, split: str, knobs: Knobs) -> list[QARecord]:
+    """The records the generator's stories stand for, built from its Lines rather than from the file's text:
+    statements before each question, the question without the release's space before the tab, the answer as the
+    reader keeps it (lower case: task 5 answers names), and supports as 0-based indices into the statements."""
+    records = []
+    for story in generate_task(task, n_questions, seed, split, knobs):
+        statements, index_of_line = [], {}
+        for line_id, line in enumerate(story, start=1):
+            if line.answer is None:
+                index_of_line[line_id] = len(statements)
+                statements.append(line.text.strip())
+            else:
+                supports = tuple(index_of_line[s] for s in line.supports)
+                records.append(QARecord(tuple(statements), line.text.strip(), line.answer.lower(), supports, task))
+    return records
+
+
+@FEW
+@given(st.lists(st.integers(1, 20), min_size=1, max_size=2, unique=True), st.integers(0, 10**6),
+       st.integers(1, 12), st.none() | st.integers(1, 12), KNOBS)
+def test_generated_folder_reads_back_as_the_generated_records(tasks, seed, questions, test_questions, knobs):
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            write_tasks(tmp, tasks, questions, seed, knobs, test_questions=test_questions)
+        except ValueError as err:  # knobs this task cannot honour: refused by name, before any story is made
+            assert "\n" not in str(err) and "=" in str(err), str(err)
+            return
+        expected = {"train": [], "valid": [], "test": []}
+        for task in tasks:
+            train = generated_records(task, questions, seed, "train", knobs)
+            test = generated_records(task, test_questions or questions, seed, "test", knobs)
+            assert len(train) == questions and len(test) == (test_questions or questions)
+            assert read_split(tmp, task, "train") == train and read_split(tmp, task, "test") == test
+            held_out = max(1, round(0.1 * len(train)))  # the last tenth of each task's training questions
+            expected["train"] += train[:-held_out]
+            expected["valid"] += train[-held_out:]
+            expected["test"] += test
+        assert load_splits(tmp, tasks, valid_fraction=0.1) == expected
+
+
+@st.composite
+def damages(draw, files: list[str]) -> list[tuple]:
+    """One to three damages to a generated folder's files: (kind, file name, detail)."""
+    picked = []
+    for _ in range(draw(st.integers(1, 3))):
+        name = draw(st.sampled_from(files))
+        kind = draw(st.sampled_from(["delete", "truncate", "replace line", "delete line", "duplicate line",
+                                     "insert bytes"]))
+        picked.append((kind, name, draw(st.floats(0, 1)), draw(st.text(max_size=30)),
+                       draw(st.binary(min_size=1, max_size=4))))
+    return picked
+
+
+def damage(folder: Path, kind: str, name: str, where: float, junk: str, junk_bytes: bytes) -> int | None:
+    """Damage one file; returns the first line that may now be at fault (None: the whole file is gone)."""
+    path = folder / name
+    if not path.exists():  # deleted by an earlier damage
+        return None
+    if kind == "delete":
+        path.unlink()
+        return None
+    data = path.read_bytes()
+    position = int(where * len(data))
+    first = data[:position].count(b"\n") + 1
+    if kind == "truncate":
+        path.write_bytes(data[:position])
+    elif kind == "insert bytes":
+        path.write_bytes(data[:position] + junk_bytes + data[position:])
+    else:
+        lines = data.decode("utf-8", "surrogateescape").split("\n")
+        index = min(first - 1, len(lines) - 1)
+        new = {"replace line": [junk], "delete line": [], "duplicate line": [lines[index]] * 2}[kind]
+        lines[index:index + 1] = new
+        path.write_bytes("\n".join(lines).encode("utf-8", "surrogateescape"))
+        first = index + 1
+    return first
+
+
+@FEW
+@given(st.lists(st.integers(1, 20), min_size=1, max_size=2, unique=True), st.integers(0, 10**6),
+       st.integers(1, 6), st.data())
+def test_damaged_generated_folder_loads_or_names_the_damaged_file(tasks, seed, questions, data):
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        write_tasks(folder, tasks, questions, seed)
+        files = sorted(p.name for p in folder.iterdir())
+        damaged: dict[str, int | None] = {}  # file -> first line that may be at fault, None = deleted
+        for kind, name, *detail in data.draw(damages(files)):
+            first = damage(folder, kind, name, *detail)
+            if name not in damaged or first is None or (damaged[name] is not None and first < damaged[name]):
+                damaged[name] = first
+        try:
+            load_splits(folder, tasks)
+        except DataError as err:
+            message = str(err)
+            assert "\n" not in message, message
+            named = [n for n in damaged if message.startswith(f"{folder / n}:")]
+            if named:  # a damaged file, and a line of it no earlier than the first damage
+                match = re.match(rf"{re.escape(str(folder / named[0]))}:(\d+): ", message)
+                assert match is None or damaged[named[0]] is not None and int(match[1]) >= damaged[named[0]], message
+            else:  # a deleted file, named by the folder and what was expected there
+                match = re.match(rf"{re.escape(str(folder))}: no file for task (\d+) \((\w+)\)", message)
+                assert match, message
+                task, split = int(match[1]), match[2]
+                assert damaged.get(f"qa{task}_{TASK_NAMES[task]}_{split}.txt", 0) is None, message
+
+
+# ------------------------------------------------------------------------------------- ask, generated input
+# `memnets ask CHECKPOINT --file F`, and the same text on standard input, for both models: random text answers
+# every question it holds (exit 0) or ends in one "memnets ask: error:" line (exit 2), never a traceback.
+
+TINY_TRAIN = ["train", "--task", "1", "--no-compile", "--quiet", "--epochs", "1", "--questions", "64",
+              "--examples", "0"]
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory) -> dict[str, Path]:
+    """One finished run directory per model, each trained for one epoch on 64 generated task-1 questions."""
+    root = tmp_path_factory.mktemp("tiny-runs")
+    runs = {}
+    for model, extra in (("memn2n", ["--ls-epochs", "1"]), ("memnn", ["--model", "memnn"])):
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main([*TINY_TRAIN, *extra, "--out", str(root / model)]) == 0
+        runs[model] = root / model
+    return runs
+
+
+def run_main(argv: list[str], stdin=None) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of ``memnets ARGV`` in-process (``stdin``: what standard input holds)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), pytest.MonkeyPatch.context() as patch:
+        if stdin is not None:
+            patch.setattr("sys.stdin", stdin)
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as exc:  # argparse
+            code = exc.code
+    return code, out.getvalue(), err.getvalue()
+
+
+def assert_exit_0_or_one_error_line(code: int, out: str, err: str, command: str) -> None:
+    assert "Traceback" not in out + err
+    if code == 0:
+        assert err == "", err
+    else:
+        assert code == 2, (code, err)
+        assert err.endswith("\n") and err.count("\n") == 1 and err.startswith(f"memnets {command}: error: "), err
+
+
+def questions_in(text: str) -> int:
+    """How many questions ``ask`` reads in ``text``: lines (split at "\\n" only) that end in "?" once stripped of
+    a leading "<id> " and of everything from the first tab, as in a bAbI file."""
+    count = 0
+    for raw in text.split("\n"):
+        line = raw.strip()
+        head, _, rest = line.partition(" ")
+        if head.isdigit() and rest:
+            line = rest
+        count += line.split("\t")[0].strip().endswith("?")
+    return count
+
+
+TASK1_WORDS = ["Mary", "John", "Sandra", "Daniel", "moved", "went", "journeyed", "travelled", "back", "to", "the",
+               "bathroom", "hallway", "garden", "office", "kitchen", "bedroom", "Where", "is", "Zorblax", "日本"]
+PHRASE = st.lists(st.sampled_from(TASK1_WORDS), min_size=1, max_size=8).map(" ".join)
+LINE_ID = st.integers(0, 30).map(str) | st.sampled_from(["1", "²", "٣", "007", "9" * 30])
+ASK_LINE = st.one_of(
+    st.text(max_size=60),  # any unicode, line breaks included
+    st.builds(lambda i, s: f"{i} {s}.", LINE_ID, PHRASE),  # a bAbI statement
+    st.builds(lambda i, q, a, ids: f"{i} {q}? \t{a}\t{ids}", LINE_ID, PHRASE, PHRASE,
+              st.sampled_from(["", "1", "1 2"])),  # a bAbI question line
+    PHRASE.map(lambda q: q + "?"),  # a question, with or without a story before it
+    st.sampled_from(["", " ", "\t", "\r", "\u3000", "?", " ? ", "1 ?", "1", "1 "]),  # (nearly) empty lines
+    st.builds(lambda word, n: " ".join([word] * n), st.sampled_from(["Mary", "x", "日本", "the garden"]),
+              st.integers(500, 4000)),  # very long lines: many words, or one long one
+    st.builds(lambda n, end: "a" * n + end, st.integers(1000, 30000), st.sampled_from(["", "?", "."])),
+    st.lists(st.text(max_size=8) | PHRASE, min_size=2, max_size=5).map("\t".join),  # tabs
+)
+BAD_UTF8 = st.sampled_from([b"\xff", b"\xfe", b"\x80", b"\xc3", b"\xed\xa0\x80", b"\xc0\xaf", b"\xf8\x88\x80\x80"])
+
+
+@st.composite
+def ask_inputs(draw) -> bytes:
+    text = draw(st.sampled_from(["\n", "\r\n"])).join(draw(st.lists(ASK_LINE, max_size=12)))
+    data = (text + draw(st.sampled_from(["", "\n"]))).encode("utf-8")
+    if draw(st.integers(0, 3)) == 0:  # a byte sequence that is not UTF-8, somewhere
+        position = draw(st.integers(0, len(data)))
+        data = data[:position] + draw(BAD_UTF8) + data[position:]
+    return data
+
+
+def first_bad_line(data: bytes) -> int | None:
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            return number
+    return None
+
+
+@FEW
+@given(ask_inputs())
+def test_ask_answers_any_file_or_stdin_or_is_one_error_line(tiny_runs, data):
+    bad_line = first_bad_line(data)
+    with tempfile.TemporaryDirectory() as tmp:
+        story = Path(tmp) / "story.txt"
+        story.write_bytes(data)
+        for model, run_dir in tiny_runs.items():
+            weights = run_dir / "task01" / "checkpoint.safetensors"
+            code, out, err = run_main(["ask", weights, "--file", story])
+            assert_exit_0_or_one_error_line(code, out, err, "ask")
+            if bad_line is not None:  # the file's first undecodable line, named
+                assert code == 2 and err.startswith(f"memnets ask: error: {story}:{bad_line}: byte 0x"), err
+                # standard input as a UTF-8 terminal gives it: a decoding error, one line as well
+                stdin = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline="\n")
+                assert_exit_0_or_one_error_line(*run_main(["ask", weights], stdin), "ask")
+                continue
+            text = data.decode("utf-8")
+            assert code == 0, (model, err)
+            asked = [line for line in out.split("\n") if line.startswith("Q: ")]
+            assert len(asked) == questions_in(text), (model, out[-2000:])
+            # the same text on standard input: the same answers
+            assert run_main(["ask", weights], io.StringIO(text)) == (0, out, ""), model
+
+
+# ------------------------------------------------------------------------- save -> load: the same model
+# A checkpoint of any small config of either model loads as the same model: same config, vocabulary and tensors,
+# and the same outputs, bit for bit, on a padded batch.
+
+SMALL = st.integers(1, 6)
+SCALE = st.floats(1e-3, 2.0, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def small_models(draw) -> tuple[str, object]:
+    vocab_size, memory_size = draw(st.integers(3, 12)), draw(SMALL)
+    if draw(st.booleans()):
+        encoding = draw(st.sampled_from(["bow", "position", "position-released"]))
+        return "memn2n", MemN2NConfig(
+            vocab_size=vocab_size, embed_dim=draw(st.integers(1, 8)), hops=draw(st.integers(1, 4)),
+            memory_size=memory_size, encoding=encoding, sentence_size=draw(st.integers(1, 6)),
+            temporal=draw(st.booleans()), tying=draw(st.sampled_from(["adjacent", "layerwise"])),
+            relu=draw(st.booleans()), init_std=draw(SCALE))
+    return "memnn", MemNNConfig(
+        vocab_size=vocab_size, embed_dim=draw(st.integers(1, 8)), memory_size=memory_size,
+        lookups=draw(st.integers(1, 4)), adaptive=draw(st.booleans()), ngrams=draw(st.booleans()),
+        ngram_buckets=draw(st.integers(1, 32)), nonlinear=draw(st.booleans()), time_features=draw(st.booleans()),
+        margin=draw(SCALE), init_std=draw(SCALE))
+
+
+@st.composite
+def padded_batches(draw, vocab_size: int, memory_size: int) -> Batch:
+    """A batch as ``vectorize`` pads one: story (B, M, J) word ids with empty slots all 0, query (B, Jq), time
+    (B, M) = L..1 then 0s for a story of L sentences, supports (B, S) slots of the story with -1 padding."""
+    b, j, jq, s = draw(st.integers(1, 3)), draw(st.integers(1, 5)), draw(st.integers(1, 4)), draw(st.integers(1, 3))
+    word = st.integers(0, vocab_size - 1)
+    story = torch.zeros(b, memory_size, j, dtype=torch.long)
+    time = torch.zeros(b, memory_size, dtype=torch.long)
+    supports = torch.full((b, s), -1, dtype=torch.long)
+    for i in range(b):
+        length = draw(st.integers(1, memory_size))
+        story[i, :length] = torch.tensor(draw(st.lists(st.lists(word, min_size=j, max_size=j),
+                                                       min_size=length, max_size=length)))
+        time[i, :length] = torch.arange(length, 0, -1)
+        picked = draw(st.lists(st.integers(0, length - 1), max_size=s))
+        supports[i, :len(picked)] = torch.tensor(picked, dtype=torch.long)
+    query = torch.tensor(draw(st.lists(st.lists(word, min_size=jq, max_size=jq), min_size=b, max_size=b)))
+    answer = torch.tensor(draw(st.lists(st.integers(1, vocab_size - 1), min_size=b, max_size=b)))
+    return Batch(story, query, time, answer, supports, torch.ones(b, dtype=torch.long))
+
+
+def same_tensor(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Equal shape, dtype and values, bit for bit (NaN where the other has NaN)."""
+    def numbers(t: torch.Tensor) -> torch.Tensor:
+        return t.nan_to_num(0.0, float("inf"), float("-inf"))  # NaN to 0, infinities kept
+
+    return (a.shape == b.shape and a.dtype == b.dtype and torch.equal(a.isnan(), b.isnan())
+            and torch.equal(numbers(a), numbers(b)))
+
+
+def outputs(model, batch: Batch, supervised: bool) -> list[torch.Tensor]:
+    with torch.no_grad():
+        out = model(**model.inputs(batch.tensors(), False, supervised=supervised))
+    return [t for field in out for t in (field if isinstance(field, tuple) else (field,))]  # logits, attention, ...
+
+
+@FEW
+@given(small_models(), st.integers(0, 2**32 - 1), st.data())
+def test_saved_model_loads_as_the_same_model_with_the_same_outputs(model_and_config, seed, data):
+    name, config = model_and_config
+    torch.manual_seed(seed)
+    model = {"memn2n": MemN2N, "memnn": MemNN}[name](config).eval()
+    vocab = Vocab(["<nil>", "<unk>", *(f"w{i}" for i in range(config.vocab_size - 2))])
+    meta = checkpoint.model_meta(name, config, vocab, data={})
+    batch = data.draw(padded_batches(config.vocab_size, config.memory_size))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "checkpoint.safetensors"
+        checkpoint.save(path, model.state_dict(), meta)
+        loaded, loaded_vocab, loaded_meta = checkpoint.load_model(path)
+    assert type(loaded) is type(model) and loaded.config == config and not loaded.training
+    assert loaded_vocab.words == vocab.words and loaded_meta == meta
+    original_state, loaded_state = model.state_dict(), loaded.state_dict()
+    assert list(loaded_state) == list(original_state)
+    assert all(same_tensor(loaded_state[k], v) for k, v in original_state.items())
+    for supervised in (False, True) if model.strongly_supervised else (False,):
+        before, after = outputs(model, batch, supervised), outputs(loaded, batch, supervised)
+        assert len(before) == len(after) and all(map(same_tensor, before, after)), (name, supervised)
+        assert not before[0][:, 1:].isnan().any()  # logits (past <nil>, which is -inf) are numbers
+
+
+# ------------------------------------------------------------------------------ run directory contract
+# `memnets train --out DIR` into a directory holding a finished run, without --resume or --overwrite, is refused
+# in one line and touches nothing there.
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` (hidden ones included), by relative path: the SHA-256 of its bytes."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+RETRAIN_OPTIONS = st.lists(st.sampled_from([
+    ["--task", "1"], ["--task", "2"], ["--task", "1,2"], ["--joint"], ["--epochs", "3"], ["--seed", "7"],
+    ["--restarts", "2"], ["--embed-dim", "5"], ["--examples", "0"], ["--quiet"], ["--no-compile"],
+    ["--questions", "64"], ["--data-seed", "1"]]), max_size=5)
+
+
+def refused_retrain(run_dir: Path, model: str, options: list[list[str]]) -> tuple[int, str, str]:
+    argv = ["train", *(["--model", "memnn"] if model == "memnn" else []), *(o for opt in options for o in opt),
+            "--out", run_dir]
+    return run_main(argv)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["memn2n", "memnn"]), RETRAIN_OPTIONS)
+def test_train_into_a_finished_run_is_one_error_line_and_changes_no_file(tiny_runs, model, options):
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = Path(tmp) / "run"
+        shutil.copytree(tiny_runs[model], run_dir)
+        before = snapshot(run_dir)
+        code, out, err = refused_retrain(run_dir, model, options)
+        assert_exit_0_or_one_error_line(code, out, err, "train")
+        assert code == 2 and "already holds" in err and "--resume" in err and "--overwrite" in err, err
+        after = snapshot(run_dir)
+        assert set(after) == set(before)  # no file added or removed
+        changed = [name for name in before if after[name] != before[name]]
+        assert not changed, changed
+
+
+@pytest.mark.parametrize("case", ["another command", "a run without .lock"])
+def test_refused_train_leaves_the_lock_file_as_it_was(tiny_runs, tmp_path, case):
+    run_dir = tmp_path / "run"
+    shutil.copytree(tiny_runs["memn2n"], run_dir)
+    if case == "a run without .lock":  # e.g. a run copied without its hidden files, or made before run locks
+        (run_dir / ".lock").unlink()
+    before = snapshot(run_dir)
+    code, out, err = refused_retrain(run_dir, "memn2n", [["--epochs", "3"]])
+    assert code == 2 and "already holds" in err, err
+    assert snapshot(run_dir) == before
+
+
+@pytest.mark.parametrize("source", ["generated", "data-dir"])
+def test_training_on_one_question_names_the_task(tmp_path, source):
+    if source == "data-dir":
+        write_tasks(tmp_path / "babi", [1], 1, 0)
+    data = ["--data-dir", tmp_path / "babi"] if source == "data-dir" else []
+    code, out, err = run_main([*TINY_TRAIN, "--ls-epochs", "1", "--questions", "1", *data, "--out", tmp_path / "run"])
+    assert_exit_0_or_one_error_line(code, out, err, "train")
+    assert code == 2 and "task 1" in err and "question" in err, err
