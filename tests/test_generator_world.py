@@ -100,6 +100,22 @@ def test_answers_follow_from_story():
                 assert line.supports == tuple(sorted(line.supports))
 
 
+def test_negation_names_the_place_last_stated():
+    """Task 9, as in the release: "Mary is not in the kitchen." right after she was placed there names the kitchen
+    (never another place); after a negation the next one names another place than the last negated."""
+    for story in generate_task(9, 500, 0, "train"):
+        last: dict[str, tuple[bool, str]] = {}  # actor -> (placed, place) of their last statement
+        for line in story:
+            if line.answer is not None:
+                continue
+            words = line.text.rstrip(".").split()
+            actor, place, negated = words[0], words[-1], " not " in line.text or " no longer " in line.text
+            if negated and actor in last:
+                placed, before = last[actor]
+                assert (place == before) == placed, (line.text, last[actor])
+            last[actor] = (not negated, place)
+
+
 @pytest.mark.parametrize("task", TASKS)
 def test_deterministic(task, tmp_path):
     a = write_tasks(tmp_path / "a", [task], 200, 7)

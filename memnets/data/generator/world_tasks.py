@@ -267,9 +267,11 @@ def _belief_story(rng, knobs: Knobs, task: int, actors, locations, kinds) -> lis
                 w.place(a, place, i)
                 belief[a] = ("yes", (place,), i)
             elif kind in ("not", "no longer"):
-                place = rng.choice(w.locations)
+                # as in the release, a negation names the place the actor truly is (the one last stated, when the
+                # last statement placed them), and they leave it for somewhere the reader is not told
+                place = w.where[a]
                 i = w.say(f"{a} is {kind} in the {place}.")
-                w.where[a] = w.other_location(place)  # somewhere else, the reader does not know where
+                w.where[a] = w.other_location(place)
                 belief[a] = ("no", (place,), i)
             else:  # either
                 p1 = rng.choice(w.locations)
