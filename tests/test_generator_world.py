@@ -116,6 +116,18 @@ def test_negation_names_the_place_last_stated():
             last[actor] = (not negated, place)
 
 
+def test_counting_asks_only_about_people_who_acted():
+    """Task 7, as in the release: a question is about someone who took, dropped or gave something, never about a
+    person who has only been handed things (such a person's supports would all be gives to them)."""
+    give = re.compile(rf"{_NAME} {_GIVE} the (\w+) to {_NAME}\.")
+    for story in generate_task(7, 500, 0, "train"):
+        for line in story:
+            if line.answer is not None:
+                actor = line.text.split()[4]
+                assert any(not (m := give.fullmatch(story[s - 1].text)) or m.group(1) == actor
+                           for s in line.supports), line
+
+
 @pytest.mark.parametrize("task", TASKS)
 def test_deterministic(task, tmp_path):
     a = write_tasks(tmp_path / "a", [task], 200, 7)
