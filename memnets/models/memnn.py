@@ -102,7 +102,7 @@ class MemNN(nn.Module):
 
         # U_O Φ, §3.1: [0] words of the question, [1] words of memories already found, [2] the memory scored
         self.match_embed = table(3)  # (3, F, n)
-        # U_R Φx: [0] the question, [1] memories found before the last, [2] the last memory found (see R_PARTS)
+        # U_R Φx: [0] the question, [1] memories found before the last, [2] the last memory found (R above)
         self.response_embed = table(3)  # (3, F, n)
         self.answer_embed = nn.Parameter(torch.randn(config.vocab_size, n) * std)  # (V, n) U_R Φy(w), §3.1
         # (3, n) U_O Φt, §3.4: "x older than y", "x older than y'", "y older than y'"
@@ -139,20 +139,19 @@ class MemNN(nn.Module):
         return torch.tanh(v @ self.response_map.T) if self.config.nonlinear else v
 
     def forward(self, story: torch.Tensor, query: torch.Tensor, time: torch.Tensor,
-                supports: torch.Tensor | None = None, candidates: torch.Tensor | None = None) -> MemNNOutput:
+                supports: torch.Tensor | None = None) -> MemNNOutput:
         """Answer scores, the memories each lookup selected and their scores.
 
         story (B, M, J), query (B, Jq) word ids; time (B, M) 1 = most recent statement, 0 = empty slot. With
         ``supports`` (B, S), the slots of the annotated supporting facts (-1 = none), every lookup after the first
         is given the gold memories found so far and R the gold ones (training, strong supervision), and
-        ``selected`` holds those gold slots; without it each lookup takes its tournament's winner. ``candidates`` (B, M) bool, if given, restricts the lookups to
-        those slots (the hash buckets of §3.3).
+        ``selected`` holds those gold slots; without it each lookup takes its tournament's winner. (Long memories
+        with hash buckets go through ``WrittenMemory`` instead.)
         """
         cfg = self.config
         b, m = time.shape
         k = cfg.lookups
         filled = time > 0  # (B, M)
-        allowed = filled if candidates is None else filled & candidates  # (B, M)
         words = self.features(story)  # (B, M, J')
         as_scored = self.match_y(self.embed(self.match_embed[2], words))  # (B, M, n) U_O Φy(m_i)
         question = self.features(query)
@@ -175,7 +174,7 @@ class MemNN(nn.Module):
                 s = nn.functional.pad(s, (0, 1), value=float("-inf"))  # (B, M + 1) there is no STOP memory
             c = (self.time_embed @ a.unsqueeze(-1))[..., 0] if cfg.time_features else torch.zeros(b, 3)  # (B, 3)
             if gold is None:
-                winner = tournament(s[:, :m], c, time, x_time, allowed)  # (B,) slot, -1 if nothing allowed
+                winner = tournament(s[:, :m], c, time, x_time, filled)  # (B,) slot, -1 for an empty memory
                 if cfg.adaptive:
                     best = s[:, :m].gather(1, winner.clamp(min=0).unsqueeze(1)).squeeze(1)  # (B,)
                     winner = torch.where((winner < 0) | (s[:, m] > best), m, winner)  # STOP wins on the plain score
