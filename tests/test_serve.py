@@ -111,8 +111,8 @@ def test_a_run_directory_means_every_checkpoint_under_it_and_nothing_else(runs, 
 
 def test_stories_are_none_when_the_data_cannot_be_read():
     meta = {"data": {"source": "babi", "data_dir": "/nonexistent/babi", "variant": "en", "tasks": [1]}}
-    assert serve.test_stories(meta) == []
-    assert serve.test_stories({"data": {}}) == []
+    assert serve.sample_stories(meta) == []
+    assert serve.sample_stories({"data": {}}) == []
 
 
 # ---------------------------------------------------------------------------------------------------- answer
@@ -353,6 +353,25 @@ def test_serve_command_prints_the_url_and_serves_the_models(runs, monkeypatch, c
     assert "loaded e2e/task01 (memn2n" in out and "loaded mnn/task01 (memnn" in out
     with TestClient(served["app"]) as http:
         assert [m["name"] for m in http.get("/api/models").json()["models"]] == ["e2e/task01", "mnn/task01"]
+
+
+def test_connections_to_the_served_socket_have_nagle_off():
+    """asyncio turns TCP_NODELAY on only for sockets it sees are TCP; with Nagle's algorithm on, a response
+    written in two parts (headers, body) waited ~40 ms for the client's delayed ACK."""
+    sock = serve.listen("127.0.0.1", 0)
+
+    async def nodelay_of_a_connection() -> int:
+        seen = asyncio.get_running_loop().create_future()
+        server = await asyncio.start_server(
+            lambda r, w: seen.set_result(w.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP,
+                                                                                 socket.TCP_NODELAY)), sock=sock)
+        _, writer = await asyncio.open_connection(*sock.getsockname())
+        value = await asyncio.wait_for(seen, 10)
+        writer.close()
+        server.close()
+        return value
+
+    assert asyncio.run(nodelay_of_a_connection()) != 0
 
 
 @pytest.mark.parametrize("argv, fragment", [

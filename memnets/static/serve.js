@@ -48,7 +48,8 @@ function modelChanged() {
   $("model-info").textContent = `${KINDS[m.kind] || m.kind}, ${steps}, memory of ${m.config.memory_size} ` +
     `sentences; task${m.tasks.length === 1 ? "" : "s"} ${m.tasks.join(", ")}; ${errors}`;
   const select = $("example");
-  select.replaceChildren(new Option(m.stories.length ? "(type your own below)" : "(none available: type your own)", ""));
+  const none = m.stories.length ? "(type your own below)" : "(none available: type your own)";
+  select.replaceChildren(new Option(none, ""));
   m.stories.forEach((s, i) => {
     select.add(new Option(`task ${s.task}: ${s.question} (${s.story.length} sentences)`, String(i)));
   });
@@ -200,8 +201,10 @@ function render(data) {
   }
   table.hidden = false;
   $("legend").textContent = data.step === "hop"
-    ? "Each column is one hop's attention over the memory (with the empty slots, it sums to 1); outlined: the hop's strongest."
-    : "Each column is one lookup's score s_O of every sentence; outlined: the memory the lookup selected (write time breaks near-ties).";
+    ? "Each column is one hop's attention over the memory (with the empty slots, it sums to 1); " +
+      "outlined: the hop's strongest."
+    : "Each column is one lookup's score s_O of every sentence; outlined: the memory the lookup selected " +
+      "(write time breaks near-ties).";
   $("legend").hidden = false;
 }
 
