@@ -5,6 +5,7 @@
     memnets ask CHECKPOINT [--file F] [--plot out.png]        answer questions about stories you type
     memnets generate --task 1-20 --questions 1000 --out DIR   write generated bAbI tasks
     memnets data download babi                               fetch the bAbI v1.2 release into the cache
+    memnets serve RUN_DIR_OR_CHECKPOINT...                   a web page and JSON API answering questions
 """
 from __future__ import annotations
 
