@@ -49,8 +49,10 @@ def memnets(args: list[str]) -> tuple[dict, float, float]:
 def machine() -> dict:
     import torch
 
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     return {"python": platform.python_version(), "torch": torch.__version__, "cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(), "platform": platform.platform()}
+            "torch_threads": torch.get_num_threads(), "platform": platform.platform(),
+            "commit": commit.stdout.strip() or None}
 
 
 def write(name: str, payload: dict, markdown: str) -> None:
