@@ -388,3 +388,38 @@ def test_serve_command_errors_are_one_line(argv, fragment, runs, capsys):
         code = main(argv)
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and fragment in err, err
+
+
+# ------------------------------------------------------------------------------- random request bodies (fuzz)
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False, allow_subnormal=False)
+                     | st.text(max_size=40), lambda inner: st.lists(inner, max_size=5)
+                     | st.dictionaries(st.text(max_size=10), inner, max_size=5), max_leaves=20)
+_sentence = st.text(max_size=60) | st.sampled_from(STORY + ["Where is Mary?", "", "  ", "\t", "Mary went to Paris."])
+_bodies = st.one_of(
+    _json,  # anything JSON
+    st.fixed_dictionaries({"model": st.sampled_from([*NAMES.values(), "nope", ""]),
+                           "story": st.lists(_sentence, max_size=12) | _json,
+                           "question": _sentence | _json}),  # the right shape with random contents
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=_bodies, raw=st.binary(max_size=200), as_raw=st.booleans())
+def test_any_request_body_is_an_answer_or_one_4xx_error(client, body, raw, as_raw):
+    """The contract of issue 9 for the server: a valid body is answered, any other is a 4xx JSON error with a
+    one-line message, never a 500; the server answers afterwards."""
+    if as_raw:
+        r = client.post("/api/answer", content=raw, headers={"content-type": "application/json"})
+    else:
+        r = client.post("/api/answer", json=body)
+    assert r.status_code == 200 or 400 <= r.status_code < 500, (r.status_code, r.text)
+    payload = r.json()
+    if r.status_code == 200:
+        assert isinstance(payload["answer"], str)
+    else:
+        assert set(payload) >= {"error", "detail"} and "\n" not in payload["detail"], payload
+    assert client.post("/api/answer", json={"model": NAMES["memn2n"], **GOOD}).status_code == 200
