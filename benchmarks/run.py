@@ -8,6 +8,7 @@
     python benchmarks/run.py speed       # training throughput and peak memory on task 1 (1k)
     python benchmarks/run.py transfer    # generated vs real training data, both tested on the real test set
     python benchmarks/run.py memnn-1k    # MemNN AM+NG+NL, strongly supervised, 1k per task, beside End-To-End
+    python benchmarks/run.py memnn-1k-no-ngrams   # the same without N-grams (AM+NL)
     python benchmarks/run.py memnn-10k   # the same on 10k, beside the End-To-End 10k run
     python benchmarks/run.py memnn-hashing   # MemNN on 100,000-sentence stories: query time with and without hashing
     python benchmarks/run.py memnn-speed     # training questions/s of MemNN beside End-To-End, task 1 (1k)
@@ -166,9 +167,9 @@ def transfer() -> None:
           "".join(md))
 
 
-def memnn_table(name: str, variant: str, beside: str, restarts: str) -> None:
+def memnn_table(name: str, variant: str, beside: str, restarts: str, options: tuple[str, ...] = ()) -> None:
     """MemNN per task (strongly supervised) beside the End-To-End run ``beside`` and the paper's MemNN column."""
-    args = ["train", "--model", "memnn", "--task", "all", "--variant", variant, "--restarts", restarts,
+    args = ["train", "--model", "memnn", "--task", "all", "--variant", variant, "--restarts", restarts, *options,
             "--data-dir", BABI, "--quiet", "--examples", "0", "--out", f"runs/bench-{name}"]
     result, wall, peak = memnets(args)
     end_to_end = json.loads((RESULTS / f"{beside}.json").read_text())["results"]
@@ -180,7 +181,8 @@ def memnn_table(name: str, variant: str, beside: str, restarts: str) -> None:
     e2e = {t: end_to_end["per_task"].get(str(t)) for t in tasks}
     e2e_summary = summarize({t: e for t, e in e2e.items() if e is not None})
     paper = summarize({t: PAPER[column][t - 1] for t in tasks}) if column else None
-    md = [f"# MemNN (AM+NG+NL, strongly supervised), bAbI {variant}, one model per task\n\n",
+    variant_name = "AM+NL, no N-grams" if "--no-ngrams" in options else "AM+NG+NL"
+    md = [f"# MemNN ({variant_name}, strongly supervised), bAbI {variant}, one model per task\n\n",
           f"Produced by `python benchmarks/run.py {name}`, which ran:\n\n    {result['command']}\n\n",
           "Test error (%) per task; \"supporting facts found\" is the share of test questions whose lookups found "
           "every annotated supporting fact, in order, without being given them. The End-To-End column is the "
@@ -337,6 +339,8 @@ BENCHMARKS = {
     "speed": speed,
     "transfer": transfer,
     "memnn-1k": lambda: memnn_table("memnn-1k", "en", "babi1k-released", os.environ.get("RESTARTS_MEMNN", "5")),
+    "memnn-1k-no-ngrams": lambda: memnn_table("memnn-1k-no-ngrams", "en", "babi1k-released",
+                                              os.environ.get("RESTARTS_MEMNN", "3"), ("--no-ngrams",)),
     "memnn-10k": lambda: memnn_table("memnn-10k", "en-10k", "babi10k", os.environ.get("RESTARTS_MEMNN_10K", "1")),
     "memnn-hashing": memnn_hashing,
     "memnn-speed": memnn_speed,
