@@ -182,7 +182,8 @@ def cmd_serve(args) -> int:
     sock = serve.listen(args.host, args.port)
     host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{host}:{sock.getsockname()[1]}/"
-    print(f"memnets: serving {len(models)} model(s) at {url} (API: {url}docs); Ctrl-C stops", flush=True)
+    print(f"memnets: serving {len(models)} model(s) at {url} (API: POST {url}api/answer, described in "
+          f"{url}openapi.json); Ctrl-C stops", flush=True)
     serve.run(serve.create_app(models), sock)
     return 0
 
