@@ -82,7 +82,8 @@ def configs(model: str, joint: bool, model_options: dict, train_options: dict, v
         flags = ", ".join("--" + name.replace("_", "-") for name in foreign)
         raise ValueError(f"{flags}: not an option of --model {model}")
     preset_model, preset_train = PRESETS[model][joint]()
-    model_cfg = config_cls(**{"vocab_size": vocab_size, **preset_model, **model_options})
+    sized_later = {"sentence_size": 1} if "sentence_size" in names else {}  # a placeholder: fit_to_data sets it
+    model_cfg = config_cls(**{"vocab_size": vocab_size, **sized_later, **preset_model, **model_options})
     train_cfg = dataclasses.replace(preset_train, **train_options)
     if "lr" in train_options and train_cfg.linear_start:  # an option must do what it says, or be refused
         raise ValueError(f"--lr {train_options['lr']} would not be used: with linear start (the default) the whole "

@@ -248,3 +248,15 @@ def test_ask_names_the_plot_it_wrote_and_the_line_of_a_bad_byte(tmp_path, capsys
     story.write_bytes(b"Mary moved to the bathroom.\nWhere is \xff Mary?\n")
     code, out, err = run_cli(["ask", run_dir / "task01" / BEST, "--file", story], capsys)
     assert code == 2 and f"{story}:2: byte 0xff is not UTF-8 text" in err
+
+
+@pytest.mark.parametrize("extra", [["--encoding", "position-released"], ["--encoding", "bow", "--tying", "layerwise"],
+                                   ["--model", "memnn", "--no-adaptive", "--lookups", "2", "--no-time-features"]])
+def test_every_model_option_trains(extra, tmp_path, capsys):
+    code, out, err = run_cli(["train", *TINY, *extra, "--out", tmp_path / "r"], capsys)
+    assert code == 0, err
+    report = json.loads((tmp_path / "r" / "results.json").read_text())
+    if "position-released" in extra:  # sized from the data: the longest sentence, plus the time word
+        assert report["model_config"]["sentence_size"] > 1
+    if "--lookups" in extra:
+        assert report["model_config"]["lookups"] == 2 and report["model_config"]["adaptive"] is False
