@@ -1,7 +1,7 @@
 """Tests of the relation-based bAbI story makers (tasks 4 and 15-20) in memnets.data.generator.logic_tasks.
 
 Structure, answers re-derived from the supporting facts alone, determinism, knobs, and (only when the env var
-MEMNETS_TEST_BABI_DIR points at a bAbI release, e.g. /work/shared/data/babi) statistics against the real files.
+MEMNETS_TEST_BABI_DIR points at a bAbI release, e.g. ../shared/data/babi) statistics against the real files.
 """
 from __future__ import annotations
 
