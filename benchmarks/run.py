@@ -59,8 +59,12 @@ def machine() -> dict:
 def write(name: str, payload: dict, markdown: str) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     payload = {"benchmark": name, "command": f"python benchmarks/run.py {name}", "machine": machine(), **payload}
-    (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
-    (RESULTS / f"{name}.md").write_text(markdown)
+
+    def relative(text: str) -> str:  # results name paths relative to the checkout, never this machine's
+        return text.replace(f"{ROOT}/", "").replace(f"{ROOT.parent}/", "../")
+
+    (RESULTS / f"{name}.json").write_text(relative(json.dumps(payload, indent=2)) + "\n")
+    (RESULTS / f"{name}.md").write_text(relative(markdown))
     print(markdown)
 
 
