@@ -251,7 +251,8 @@ def test_ask_names_the_plot_it_wrote_and_the_line_of_a_bad_byte(tmp_path, capsys
 
 
 @pytest.mark.parametrize("extra", [["--encoding", "position-released"], ["--encoding", "bow", "--tying", "layerwise"],
-                                   ["--model", "memnn", "--no-adaptive", "--lookups", "2", "--no-time-features"]])
+                                   ["--model", "memnn", "--no-adaptive", "--lookups", "2", "--no-time-features"],
+                                   ["--model", "memnn", "--task", "1,2", "--joint", "--no-nonlinear"]])
 def test_every_model_option_trains(extra, tmp_path, capsys):
     code, out, err = run_cli(["train", *TINY, *extra, "--out", tmp_path / "r"], capsys)
     assert code == 0, err
@@ -260,3 +261,6 @@ def test_every_model_option_trains(extra, tmp_path, capsys):
         assert report["model_config"]["sentence_size"] > 1
     if "--lookups" in extra:
         assert report["model_config"]["lookups"] == 2 and report["model_config"]["adaptive"] is False
+    if "--joint" in extra:  # one MemNN for both tasks, with the joint preset's embedding
+        assert report["mode"] == "joint" and set(report["per_task"]) == {"1", "2"}
+        assert report["model_config"]["embed_dim"] == 100 and report["model_config"]["lookups"] == 2
