@@ -42,25 +42,25 @@ PAPER_SOURCES = {
 
 
 @torch.no_grad()
-def predict(model: torch.nn.Module, data: Batch, chunk: int = 1024) -> torch.Tensor:
-    """Predicted answer ids (N,) for every question of ``data``."""
+def answered(model: torch.nn.Module, data: Batch, chunk: int = 1024):
+    """The model's outputs as at test time (no supporting facts given), chunk by chunk, with each chunk's fields."""
     model.eval()
-    out = []
     for start in range(0, len(data), chunk):
         part = data.tensors(torch.arange(start, min(start + chunk, len(data))))
-        out.append(model(**model.inputs(part, False, supervised=False)).logits.argmax(-1))
-    return torch.cat(out)
+        yield part, model(**model.inputs(part, False, supervised=False))
 
 
-@torch.no_grad()
-def support_accuracy(model: torch.nn.Module, data: Batch, chunk: int = 1024) -> dict[str, float]:
+def predict(model: torch.nn.Module, data: Batch) -> torch.Tensor:
+    """Predicted answer ids (N,) for every question of ``data``."""
+    return torch.cat([out.logits.argmax(-1) for _, out in answered(model, data)])
+
+
+def support_accuracy(model: torch.nn.Module, data: Batch) -> dict[str, float]:
     """Per task, the share (%) of questions whose lookups found every annotated supporting fact, in order
     (a strongly supervised model: its output has ``selected``, the slot each lookup chose)."""
-    model.eval()
     found = []
-    for start in range(0, len(data), chunk):
-        part = data.tensors(torch.arange(start, min(start + chunk, len(data))))
-        selected = model(**model.inputs(part, False, supervised=False)).selected  # (B, k)
+    for part, out in answered(model, data):
+        selected = out.selected  # (B, k)
         supports = part["supports"]  # (B, S), -1 = none
         k, s = selected.shape[1], supports.shape[1]
         padded = torch.nn.functional.pad(selected, (0, max(0, s - k)), value=-2)[:, :s]  # (B, S)

@@ -27,7 +27,7 @@ from memnets.data.generator import MARKER, write_tasks
 from memnets.data.tensors import vectorize
 from memnets.data.vocab import Vocab
 from memnets.models import MODELS
-from memnets.train import BEST, LAST, TrainConfig, train
+from memnets.train import LAST, TrainConfig, train
 
 RUN_FILE = "run.json"  # written as a run starts: what it trains, so that --resume can check it is the same run
 LOCK_FILE = ".lock"  # held (flock) for a run's life; the kernel releases it when the process dies
@@ -59,7 +59,7 @@ def memnn_babi() -> tuple[dict, TrainConfig]:
 
 def memnn_babi_joint() -> tuple[dict, TrainConfig]:
     """MemNN for all tasks in one model: the per-task settings with a larger embedding, as for the End-To-End one."""
-    return {"embed_dim": 100}, TrainConfig(epochs=20, lr=0.01, anneal_every=5, linear_start=False, random_noise=0.0)
+    return {"embed_dim": 100}, memnn_babi()[1]
 
 
 PRESETS: dict[str, dict[bool, Callable[[], tuple[dict, TrainConfig]]]] = {
@@ -263,7 +263,7 @@ def run(exp: Experiment, log: Callable[[str], None] = print, overwrite: bool = F
 def used_config(runs: dict) -> dict:
     """The model config the runs used (sized to their data): each field's value, or {run: value} for fields the
     runs were sized differently in (memory slots, vocabulary, sentence length), keyed by run (task01, ...)."""
-    used = {name: {k: v for k, v in r["model_config"].items()} for name, r in runs.items() if "model_config" in r}
+    used = {name: r["model_config"] for name, r in runs.items() if "model_config" in r}
     merged = {}
     for field in next(iter(used.values()), {}):
         values = {name: cfg[field] for name, cfg in used.items()}

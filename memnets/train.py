@@ -165,7 +165,7 @@ def _train_loop(model_name, model_config, train_data, valid_data, cfg, vocab, da
     if cfg.compile:
         torch._dynamo.reset()  # a fresh cache per run: runs of other shapes must not use up the recompile limit
     step = torch.compile(step_loss) if cfg.compile else step_loss
-    names, tensors = list(params), list(params.values())
+    tensors = list(params.values())
     first_epoch, steady_questions, steady_seconds, started = state["epoch"], 0, 0.0, clock.perf_counter()
     bar = tqdm(range(state["epoch"], total_epochs), desc="train", unit="epoch", disable=not progress,
                initial=state["epoch"], total=total_epochs, mininterval=1.0)

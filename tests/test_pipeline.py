@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
 from memnets import checkpoint, experiment
-from memnets.cli import main
+from test_cli import run_cli  # exit code, stdout and stderr of memnets ARGV, in-process
 from memnets.data.babi import load_splits
 from memnets.data.generator import write_tasks
 from memnets.data.tensors import vectorize
@@ -27,15 +26,6 @@ TINY = ["--no-compile", "--quiet", "--epochs", "2", "--questions", "64", "--exam
 def _in_tmp(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MEMNETS_DATA", raising=False)
-
-
-def run_cli(argv, capsys):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_end_to_end_results_are_those_of_the_code_before_the_pipeline(tmp_path):

@@ -220,9 +220,9 @@ class MemNN(nn.Module):
         facts). ``out`` must come from a forward given the supporting facts."""
         cfg = self.config
         gamma = cfg.margin
-        time, supports = batch["time"], batch["supports"]
-        b, m = time.shape
-        gold = target_slots(supports, cfg.lookups, cfg.adaptive, m)  # (B, k) slot, M = STOP, -1 = no target
+        time = batch["time"]
+        m = time.shape[1]
+        gold = out.selected  # (B, k) the gold slot of each lookup (given the supports): M = STOP, -1 = no target
         filled = (time > 0).unsqueeze(1)  # (B, 1, M)
         s = out.scores  # (B, k, M + 1)
         real = (gold >= 0) & (gold < m)  # (B, k) the lookup's target is a memory
