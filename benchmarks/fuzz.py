@@ -37,7 +37,7 @@ from safetensors.torch import save as safetensors_bytes
 from memnets import checkpoint
 from memnets.cli import main as memnets_main
 from memnets.data.babi import TASK_NAMES, DataError, QARecord, decode, load_splits, parse_babi, read_split
-from memnets.data.generator import Knobs, generate_task, write_tasks
+from memnets.data.generator import Knobs, generate_records, write_tasks
 from memnets.data.vocab import Vocab
 from memnets.models.memn2n import MemN2N, MemN2NConfig
 from run import RESULTS, machine  # benchmarks/run.py, beside this script
@@ -332,19 +332,6 @@ def fuzz_load(rng: random.Random, path: Path, good: bytes):
 # --------------------------------------------------------------------------------------- generated folders
 
 
-def generated_records(task: int, n_questions: int, seed: int, split: str, knobs: Knobs) -> list[QARecord]:
-    """The records the generator's stories stand for (as tests/test_reliability.py builds them from its Lines)."""
-    records = []
-    for story in generate_task(task, n_questions, seed, split, knobs):
-        statements, index_of_line = [], {}
-        for line_id, line in enumerate(story, start=1):
-            if line.answer is None:
-                index_of_line[line_id] = len(statements)
-                statements.append(line.text.strip())
-            else:
-                supports = tuple(index_of_line[s] for s in line.supports)
-                records.append(QARecord(tuple(statements), line.text.strip(), line.answer.lower(), supports, task))
-    return records
 
 
 def random_knobs(rng: random.Random) -> Knobs:
@@ -407,11 +394,11 @@ def fuzz_folder(rng: random.Random, root: Path):
         if kind == "valid":
             expected = {"train": [], "valid": [], "test": []}
             for task in tasks:
-                train = generated_records(task, questions, seed, "train", knobs)
+                train = generate_records(task, questions, seed, "train", knobs)
                 held_out = max(1, round(0.1 * len(train)))
                 expected["train"] += train[:-held_out]
                 expected["valid"] += train[-held_out:]
-                expected["test"] += generated_records(task, test_questions or questions, seed, "test", knobs)
+                expected["test"] += generate_records(task, test_questions or questions, seed, "test", knobs)
             if splits != expected:
                 raise Violation(f"tasks {tasks}, seed {seed}, {knobs}: the folder read back different records")
         return True

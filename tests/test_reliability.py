@@ -38,7 +38,7 @@ from memnets.cli import main
 from memnets.data import download
 from memnets.data.babi import TASK_NAMES, DataError, QARecord, decode, load_splits, parse_babi, read_split
 from memnets.data.download import DownloadError
-from memnets.data.generator import Knobs, generate_task, write_tasks
+from memnets.data.generator import Knobs, generate_records, write_tasks
 from memnets.data.tensors import Batch
 from memnets.data.vocab import Vocab
 from memnets.models.memn2n import MemN2N, MemN2NConfig
@@ -583,27 +583,12 @@ KNOBS = st.builds(Knobs, n_actors=KNOB, n_objects=KNOB, n_locations=KNOB, story_
                   n_supporting=st.none() | st.integers(0, 6))
 
 
-def generated_records(task: int, n_questions: int, seed: int, split: str, knobs: Knobs) -> list[QARecord]:
-    """The records the generator's stories stand for, built from its Lines rather than from the file's text:
-    statements before each question, the question without the release's space before the tab, the answer as the
-    reader keeps it (lower case: task 5 answers names), and supports as 0-based indices into the statements."""
-    records = []
-    for story in generate_task(task, n_questions, seed, split, knobs):
-        statements, index_of_line = [], {}
-        for line_id, line in enumerate(story, start=1):
-            if line.answer is None:
-                index_of_line[line_id] = len(statements)
-                statements.append(line.text.strip())
-            else:
-                supports = tuple(index_of_line[s] for s in line.supports)
-                records.append(QARecord(tuple(statements), line.text.strip(), line.answer.lower(), supports, task))
-    return records
 
 
 @FEW
 @given(st.lists(st.integers(1, 20), min_size=1, max_size=2, unique=True), st.integers(0, 10**6),
        st.integers(1, 12), st.none() | st.integers(1, 12), KNOBS)
-def test_generated_folder_reads_back_as_the_generated_records(tasks, seed, questions, test_questions, knobs):
+def test_generated_folder_reads_back_as_the_generate_records(tasks, seed, questions, test_questions, knobs):
     with tempfile.TemporaryDirectory() as tmp:
         try:
             write_tasks(tmp, tasks, questions, seed, knobs, test_questions=test_questions)
@@ -612,8 +597,8 @@ def test_generated_folder_reads_back_as_the_generated_records(tasks, seed, quest
             return
         expected = {"train": [], "valid": [], "test": []}
         for task in tasks:
-            train = generated_records(task, questions, seed, "train", knobs)
-            test = generated_records(task, test_questions or questions, seed, "test", knobs)
+            train = generate_records(task, questions, seed, "train", knobs)
+            test = generate_records(task, test_questions or questions, seed, "test", knobs)
             assert len(train) == questions and len(test) == (test_questions or questions)
             assert read_split(tmp, task, "train") == train and read_split(tmp, task, "test") == test
             held_out = max(1, round(0.1 * len(train)))  # the last tenth of each task's training questions

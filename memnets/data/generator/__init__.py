@@ -11,7 +11,7 @@ import json
 import random
 from pathlib import Path
 
-from memnets.data.babi import TASK_NAMES
+from memnets.data.babi import TASK_NAMES, QARecord
 from memnets.data.generator.common import Knobs, Line, StoryMaker, format_story
 from memnets.data.generator.logic_tasks import STORY_MAKERS as _LOGIC
 from memnets.data.generator.world_tasks import STORY_MAKERS as _WORLD
@@ -38,6 +38,24 @@ def generate_task(task: int, n_questions: int, seed: int, split: str, knobs: Kno
                     break
         stories.append(kept)
     return stories
+
+
+def generate_records(task: int, n_questions: int, seed: int, split: str,
+                     knobs: Knobs | None = None) -> list[QARecord]:
+    """The question records of ``generate_task``'s stories, built from its Lines without writing a file: the
+    statements before each question, the question without the release's space before the tab, the answer as the
+    reader keeps it (lower case), and the supports as 0-based indices into the statements."""
+    records = []
+    for story in generate_task(task, n_questions, seed, split, knobs):
+        statements, index_of_line = [], {}
+        for line_id, line in enumerate(story, start=1):
+            if line.answer is None:
+                index_of_line[line_id] = len(statements)
+                statements.append(line.text.strip())
+            else:
+                supports = tuple(index_of_line[s] for s in line.supports)
+                records.append(QARecord(tuple(statements), line.text.strip(), line.answer.lower(), supports, task))
+    return records
 
 
 def write_tasks(out: str | Path, tasks: list[int], n_questions: int, seed: int, knobs: Knobs | None = None,
