@@ -245,7 +245,7 @@ def random_json(rng: random.Random, depth: int = 0):
 
 
 VOCAB = Vocab(["<nil>", "<unk>", "mary", "garden"])
-CONFIG = MemN2NConfig(vocab_size=len(VOCAB), embed_dim=3, hops=2, memory_size=4)
+CONFIG = MemN2NConfig(vocab_size=len(VOCAB), embed_dim=3, hops=2, memory_size=4, encoding="position")
 
 
 def valid_checkpoint() -> tuple[dict[str, torch.Tensor], dict]:

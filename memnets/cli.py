@@ -258,7 +258,8 @@ def build_parser() -> Parser:
                    help="most memory slots (memn2n: 50; memnn: 1000); fewer if no story needs them")
     m.add_argument("--hops", type=positive(int), help="memn2n: K hops (3)")
     m.add_argument("--encoding", choices=["position", "position-released", "bow"],
-                   help="memn2n: position: the paper's formula (default); position-released: the authors' code's")
+                   help="memn2n: position-released: the authors' code's PE, which reproduces Table 1 (default); "
+                        "position: the formula the paper prints")
     m.add_argument("--no-temporal", dest="temporal", action="store_false", default=None,
                    help="memn2n: no temporal encoding")
     m.add_argument("--tying", choices=["adjacent", "layerwise"], help="memn2n: weight tying (adjacent)")

@@ -138,10 +138,10 @@ def test_matches_reference_implementation(tying, encoding, temporal, relu, linea
 
 
 def test_weight_tying_shares_the_right_parameters():
-    adjacent = MemN2N(MemN2NConfig(vocab_size=10, embed_dim=4, hops=3))
+    adjacent = MemN2N(MemN2NConfig(vocab_size=10, embed_dim=4, hops=3, encoding="position"))
     assert {n: tuple(p.shape) for n, p in adjacent.named_parameters()} == {"embed": (4, 10, 4),
                                                                          "temporal": (4, 50, 4)}
-    layerwise = MemN2N(MemN2NConfig(vocab_size=10, embed_dim=4, hops=3, tying="layerwise"))
+    layerwise = MemN2N(MemN2NConfig(vocab_size=10, embed_dim=4, hops=3, tying="layerwise", encoding="position"))
     assert {n: tuple(p.shape) for n, p in layerwise.named_parameters()} == {
         "embed": (2, 10, 4), "temporal": (2, 50, 4), "query_embed": (1, 10, 4), "answer_embed": (10, 4),
         "hop_map": (4, 4)}
@@ -152,7 +152,7 @@ def test_weight_tying_shares_the_right_parameters():
 
 
 def test_nil_word_stays_zero_and_gets_no_gradient():
-    model = MemN2N(MemN2NConfig(vocab_size=8, embed_dim=4, hops=2))
+    model = MemN2N(MemN2NConfig(vocab_size=8, embed_dim=4, hops=2, encoding="position"))
     assert model.embed[:, 0].abs().sum() == 0
     story, query, time = torch.tensor([[[2, 3, 0], [4, 0, 0]]]), torch.tensor([[2, 0]]), torch.tensor([[2, 1]])
     torch.nn.functional.cross_entropy(model(story, query, time).logits, torch.tensor([3])).backward()
@@ -162,7 +162,7 @@ def test_nil_word_stays_zero_and_gets_no_gradient():
 def test_empty_slots_are_nil_memories():
     """An empty slot scores 0 and takes softmax weight, but adds nothing to the output (as the authors' code)."""
     torch.manual_seed(0)
-    model = MemN2N(MemN2NConfig(vocab_size=8, embed_dim=4, hops=1, memory_size=3))
+    model = MemN2N(MemN2NConfig(vocab_size=8, embed_dim=4, hops=1, memory_size=3, encoding="position"))
     query, time = torch.tensor([[2]]), torch.tensor([[2, 1, 0]])
     out = model(torch.tensor([[[2, 3], [4, 5], [0, 0]]]), query, time)
     p = out.attention[0][0]
@@ -182,6 +182,6 @@ def test_config_rejects_bad_values():
     with pytest.raises(ValueError, match="encoding"):
         MemN2NConfig(vocab_size=5, encoding="lstm")
     with pytest.raises(ValueError, match="hops must be at least 1"):
-        MemN2NConfig(vocab_size=5, hops=0)
+        MemN2NConfig(vocab_size=5, hops=0, encoding="position")
     with pytest.raises(ValueError, match="needs sentence_size"):
         MemN2NConfig(vocab_size=5, encoding="position-released")

@@ -130,7 +130,7 @@ def test_two_members_for_one_task_in_a_tarball_is_an_error(tmp_path):
 # ----------------------------------------------------------------------------- 3, 4. mismatched checkpoints
 
 VOCAB = Vocab(["<nil>", "<unk>", "mary", "garden"])
-CONFIG = MemN2NConfig(vocab_size=len(VOCAB), embed_dim=3, hops=2, memory_size=4)
+CONFIG = MemN2NConfig(vocab_size=len(VOCAB), embed_dim=3, hops=2, memory_size=4, encoding="position")
 
 
 def tiny_checkpoint() -> tuple[dict[str, torch.Tensor], dict]:

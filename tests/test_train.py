@@ -31,7 +31,7 @@ def small(**kw):
 
 def run(task1, cfg, run_dir=None, resume=False, **model):
     vocab, data = task1
-    return train("memn2n", MemN2NConfig(len(vocab), memory_size=10, **model), data["train"], data["valid"], cfg, vocab,
+    return train("memn2n", MemN2NConfig(len(vocab), memory_size=10, **{"encoding": "position", **model}), data["train"], data["valid"], cfg, vocab,
                  {"source": "test"}, run_dir=run_dir, resume=resume, progress=False)
 
 
@@ -161,7 +161,8 @@ def test_real_task1_reaches_99_percent():
     vocab = Vocab.build(splits["train"] + splits["valid"])
     memory = max(len(r.story) for r in splits["train"])  # as the CLI sizes it: 10 slots for task 1
     data = {k: vectorize(v, vocab, memory) for k, v in splits.items()}
-    result = train("memn2n", MemN2NConfig(len(vocab), memory_size=memory), data["train"], data["valid"],
-                   TrainConfig(restarts=2, compile=False), vocab, {}, progress=False)
+    config = MemN2NConfig(len(vocab), memory_size=memory, encoding="position")
+    result = train("memn2n", config, data["train"], data["valid"], TrainConfig(restarts=2, compile=False), vocab, {},
+                   progress=False)
     error = task_errors(result.model, data["test"])[1]
     assert error <= 1.0, f"test error {error:.1f}%"

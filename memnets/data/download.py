@@ -56,6 +56,30 @@ class DownloadError(Exception):
     """The bAbI release could not be downloaded, verified or installed."""
 
 
+# SHA-256 of every task file of the release's en, en-10k, en-valid and en-valid-10k folders, computed from the
+# copy of tasks_1-20_v1-2 that memnets is tested on (its en-10k folder lacks task 3's training file, so that one file
+# is not listed and a folder holding it is not recognised as the release for task 3).
+_FILE_DIGESTS = Path(__file__).with_name("babi_v1_2.sha256")
+
+
+def release_files(root: str | Path, variant: str) -> bool:
+    """Whether ``root`` (a folder or an archive) holds the v1.2 release's own files for ``variant``: the archive is
+    the release tarball, or every task file of the variant's folder is byte-identical to the release's. Results
+    are printed beside the papers' columns only then; a folder of other bAbI-format files is labelled by its path."""
+    root = Path(root)
+    if root.is_file():
+        digest = hashlib.sha256()
+        with open(root, "rb") as f:
+            for chunk in iter(lambda: f.read(_CHUNK), b""):
+                digest.update(chunk)
+        return digest.hexdigest() == RELEASE_SHA256
+    folder = root / variant if (root / variant).is_dir() else root
+    known = dict(line.split()[::-1] for line in _FILE_DIGESTS.read_text().splitlines() if line.strip())
+    files = sorted(p for p in folder.glob("qa*.txt") if p.is_file()) if folder.is_dir() else []
+    return bool(files) and all(known.get(f"{variant}/{p.name}") == hashlib.sha256(p.read_bytes()).hexdigest()
+                               for p in files)
+
+
 def expected_members() -> list[str]:
     """Archive paths of every task file the release must contain."""
     names = []

@@ -23,7 +23,9 @@ class MemN2NConfig:
     embed_dim: int = 20  # d: 20 per task, 50 joint (§4.2)
     hops: int = 3  # K (§2.2; Table 1 uses 3)
     memory_size: int = 50  # memory slots: the most recent sentences (§4.1); stories shorter leave slots empty
-    encoding: str = "position"  # "bow", "position" (PE, §4.1) or "position-released" (the authors' code's PE)
+    # "position-released" (the authors' code's PE, build_model.m) reproduces Table 1; "position" is the formula
+    # printed in §4.1, with which task 16 is never learned (README, "Position encoding"); "bow" is bag of words
+    encoding: str = "position-released"
     sentence_size: int = 0  # J of "position-released": the longest sentence + 1 (authors' build_model.m)
     temporal: bool = True  # temporal encoding T_A, T_C (§4.1)
     tying: str = "adjacent"  # "adjacent" or "layerwise" (RNN-like) weight tying (§2.2)
@@ -34,7 +36,8 @@ class MemN2NConfig:
         if self.encoding not in ("bow", "position", "position-released"):
             raise ValueError(f"encoding must be 'bow', 'position' or 'position-released', got {self.encoding!r}")
         if self.encoding == "position-released" and self.sentence_size < 1:
-            raise ValueError(f"encoding 'position-released' needs sentence_size >= 1, got {self.sentence_size}")
+            raise ValueError(f"encoding 'position-released' needs sentence_size >= 1 (the longest sentence + 1), "
+                             f"got {self.sentence_size}; or choose encoding 'position' or 'bow'")
         if self.tying not in ("adjacent", "layerwise"):
             raise ValueError(f"tying must be 'adjacent' or 'layerwise', got {self.tying!r}")
         for name in ("vocab_size", "embed_dim", "hops", "memory_size"):
