@@ -46,12 +46,13 @@ def cmd_train(args) -> int:
         model=args.model, tasks=tasks, joint=args.joint, data=settings,
         model_options={f: getattr(args, f) for f in MODEL_FIELDS if getattr(args, f, None) is not None},
         train_options={f: getattr(args, f) for f in TRAIN_FIELDS if getattr(args, f) is not None},
-        run_dir=run_dir, resume=args.resume, progress=not args.quiet, command="memnets " + " ".join(args.argv))
+        run_dir=run_dir, resume=args.resume, progress=not args.quiet, command="memnets " + " ".join(args.argv),
+        device=str(experiment.pick_device(args.device)))
     experiment.configs(exp.model, exp.joint, exp.model_options, exp.train_options)  # bad options: before any work
     names = {"memn2n": "End-To-End Memory Networks", "memnn": "Memory Networks (MemNN)"}
     print(f"memnets: training {names.get(args.model, args.model)} on {experiment.describe(settings)}")
-    print(f"memnets: tasks {args.task} ({'one joint model' if args.joint else 'one model per task'}), "
-          f"run directory {run_dir}")
+    print(f"memnets: tasks {args.task} ({'one joint model' if args.joint else 'one model per task'}) on "
+          f"{exp.device}, run directory {run_dir}")
     if args.resume and args.overwrite:
         raise ValueError("--resume continues the run in --out and --overwrite replaces it: pass one of them")
     report = experiment.run(exp, log=lambda line: print(f"memnets: {line}"), overwrite=args.overwrite)
@@ -103,6 +104,7 @@ def print_answer(question: str, found: experiment.Answer, note: str = "") -> Non
 
 def cmd_ask(args) -> int:
     model, vocab, meta = checkpoint.load_model(args.checkpoint)
+    model.to(experiment.pick_device(args.device))
     if args.file:
         text = decode(Path(args.file).read_bytes(), args.file)  # a bad byte: one error naming the file and line
         return ask_loop(model, vocab, io.StringIO(text), False, args.plot)
@@ -162,7 +164,8 @@ def cmd_eval(args) -> int:
     started = time.perf_counter()
     summary = experiment.evaluate_checkpoints(paths, args.data_dir, args.variant,
                                               parse_tasks(args.task) if args.task else None,
-                                              log=lambda line: print(f"memnets: {line}"))
+                                              log=lambda line: print(f"memnets: {line}"),
+                                              device=experiment.pick_device(args.device))
     print()
     print(evaluate.markdown_table(summary, None))
     out = Path(args.out) if args.out else (target if target.is_dir() else target.parent) / "eval.json"
@@ -296,6 +299,8 @@ def build_parser() -> Parser:
     p.add_argument("--overwrite", action="store_true", help="replace the run that --out holds (never done silently)")
     p.add_argument("--examples", type=count, default=3, help="test questions to answer and show at the end")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto",
+                   help="where to run: cpu, cuda, or auto (default: CUDA when present)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="test trained models: per-task error, mean, failed tasks")
@@ -304,12 +309,16 @@ def build_parser() -> Parser:
     p.add_argument("--variant", choices=VARIANTS)
     p.add_argument("--task", help="tasks to test (default: those the model was trained on)")
     p.add_argument("--out", help="where to write the results JSON (default eval.json beside the checkpoint)")
+    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto",
+                   help="where to run: cpu, cuda, or auto (default: CUDA when present)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("ask", help="answer questions about a story, showing what each hop or lookup read")
     p.add_argument("checkpoint")
     p.add_argument("--file", help="read story lines and questions from this file instead of standard input")
     p.add_argument("--plot", help="save an attention heatmap per question (out.png, out-2.png, ...)")
+    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto",
+                   help="where to run: cpu, cuda, or auto (default: CUDA when present)")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("serve", help="a web page and JSON API answering questions, with each hop's attention")

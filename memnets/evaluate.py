@@ -45,14 +45,15 @@ PAPER_SOURCES = {
 def answered(model: torch.nn.Module, data: Batch, chunk: int = 1024):
     """The model's outputs as at test time (no supporting facts given), chunk by chunk, with each chunk's fields."""
     model.eval()
+    device = next(model.parameters()).device  # the caller put the model where it should run
     for start in range(0, len(data), chunk):
-        part = data.tensors(torch.arange(start, min(start + chunk, len(data))))
+        part = {k: v.to(device) for k, v in data.tensors(torch.arange(start, min(start + chunk, len(data)))).items()}
         yield part, model(**model.inputs(part, False, supervised=False))
 
 
 def predict(model: torch.nn.Module, data: Batch) -> torch.Tensor:
     """Predicted answer ids (N,) for every question of ``data``."""
-    return torch.cat([out.logits.argmax(-1) for _, out in answered(model, data)])
+    return torch.cat([out.logits.argmax(-1).cpu() for _, out in answered(model, data)])
 
 
 def support_accuracy(model: torch.nn.Module, data: Batch) -> dict[str, float]:
@@ -64,7 +65,7 @@ def support_accuracy(model: torch.nn.Module, data: Batch) -> dict[str, float]:
         supports = part["supports"]  # (B, S), -1 = none
         k, s = selected.shape[1], supports.shape[1]
         padded = torch.nn.functional.pad(selected, (0, max(0, s - k)), value=-2)[:, :s]  # (B, S)
-        found.append(((padded == supports) | (supports < 0)).all(-1))
+        found.append(((padded == supports) | (supports < 0)).all(-1).cpu())
     found = torch.cat(found)
     return {str(int(t)): round(found[data.task == t].float().mean().item() * 100, 2) for t in data.task.unique()}
 

@@ -33,6 +33,19 @@ RUN_FILE = "run.json"  # written as a run starts: what it trains, so that --resu
 LOCK_FILE = ".lock"  # held (flock) for a run's life; the kernel releases it when the process dies
 
 
+def pick_device(name: str) -> torch.device:
+    """The device ``--device`` names: "cpu", "cuda" (an error if there is none) or "auto" (CUDA when present)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device is available to this PyTorch "
+                         f"({torch.__version__}{'' if torch.version.cuda else ', a CPU-only build'}); "
+                         "use --device cpu or auto")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"--device {name}: expected cpu, cuda or auto")
+    return torch.device(name)
+
+
 class RunDirError(ValueError):
     """A run directory that is in use, holds another run, or holds nothing to resume."""
 
@@ -198,6 +211,7 @@ class Experiment:
     resume: bool = False
     progress: bool = True
     command: str = ""
+    device: str = "cpu"  # where to train and test (see pick_device); not part of what makes two runs the same
 
 
 def claim_run_dir(exp: Experiment, overwrite: bool):
@@ -316,7 +330,7 @@ def _run(exp: Experiment, log: Callable[[str], None]) -> dict:
             f"{train_cfg.restarts} restart(s)")
         result = train(exp.model, model_cfg, data["train"], data["valid"], train_cfg, vocab,
                        {**exp.data, "tasks": group}, run_dir=group_dir,
-                       resume=exp.resume and (group_dir / LAST).is_file(), progress=exp.progress)
+                       resume=exp.resume and (group_dir / LAST).is_file(), progress=exp.progress, device=exp.device)
         group_errors = evaluate.task_errors(result.model, data["test"])
         errors.update(group_errors)
         runs[group_dir.name] = {"per_task": {str(t): e for t, e in group_errors.items()}, "options": options,
@@ -357,12 +371,13 @@ def _run(exp: Experiment, log: Callable[[str], None]) -> dict:
 
 
 def evaluate_checkpoints(paths: list[Path], data_dir: str | None, variant: str | None, tasks: list[int] | None,
-                         log: Callable[[str], None] = print) -> dict:
+                         log: Callable[[str], None] = print, device: str = "cpu") -> dict:
     """Test checkpoints on the data they were trained on (generated data is regenerated from its seed) or on the
     bAbI data in ``data_dir``; returns the summary of every task tested."""
     errors = {}
     for path in paths:
         model, vocab, meta = checkpoint.load_model(path)
+        model.to(device)
         settings = dict(meta["data"])
         if data_dir:
             settings = {**data_settings("babi", data_dir, variant or settings["variant"], 0, 0),
@@ -388,8 +403,9 @@ def answer(model, vocab: Vocab, story: list[str], question: str) -> Answer:
     """The model's answer to ``question`` about ``story``, with what each hop or lookup looked at."""
     record = QARecord(tuple(story), question, "<unk>", (), 0)
     batch = vectorize([record], vocab, model.config.memory_size)
+    device = next(model.parameters()).device
     with torch.no_grad():
-        out = model(**model.inputs(batch.tensors(), False, supervised=False))
+        out = model(**model.inputs({k: v.to(device) for k, v in batch.tensors().items()}, False, supervised=False))
     kept = int((batch.time[0] > 0).sum())
     sentences = list(story)[-kept:]
     text = vocab.words[int(out.logits[0].argmax())]

@@ -118,21 +118,23 @@ def clip_and_step(params: list[torch.Tensor], grads: list[torch.Tensor], lr: flo
 
 def train(model_name: str, model_config, train_data: Batch, valid_data: Batch, cfg: TrainConfig,
           vocab: Vocab, data_settings: dict, run_dir: str | Path | None = None, resume: bool = False,
-          progress: bool = True) -> TrainResult:
-    """Train ``cfg.restarts`` models side by side; checkpoint every epoch into ``run_dir`` (if given).
+          progress: bool = True, device: str | torch.device = "cpu") -> TrainResult:
+    """Train ``cfg.restarts`` models side by side on ``device``; checkpoint every epoch into ``run_dir`` (if given).
 
     With ``resume``, training continues from ``run_dir/last.safetensors``, losing at most the epoch in progress.
+    Weights are initialised and every random draw (shuffles, noise) is made on the CPU, so a run starts from the
+    same weights and sees the same batches on any device; the batches then move to ``device``.
     """
     torch.set_flush_denormal(True)  # tiny gradients otherwise slow CPU arithmetic many times over
     try:
         return _train_loop(model_name, model_config, train_data, valid_data, cfg, vocab, data_settings, run_dir,
-                           resume, progress)
+                           resume, progress, torch.device(device))
     finally:
         torch.set_flush_denormal(False)  # a process-wide setting: leave it as other code expects it
 
 
 def _train_loop(model_name, model_config, train_data, valid_data, cfg, vocab, data_settings, run_dir, resume,
-                progress) -> TrainResult:
+                progress, device) -> TrainResult:
     config_cls, model_cls = MODELS[model_name]
     run_dir = Path(run_dir) if run_dir else None
     r, n, b = cfg.restarts, len(train_data), cfg.batch_size
@@ -151,6 +153,7 @@ def _train_loop(model_name, model_config, train_data, valid_data, cfg, vocab, da
                 "train_config": dataclasses.asdict(cfg), "data": data_settings}
     if resume:
         state, generator = _restore(run_dir, params, settings, generator)
+    params = {k: v.detach().to(device).requires_grad_() for k, v in params.items()}
 
     skeleton = models[0].to("meta")  # structure only: functional_call supplies the weights
 
@@ -173,13 +176,14 @@ def _train_loop(model_name, model_config, train_data, valid_data, cfg, vocab, da
         epoch_start = clock.perf_counter()
         lr = learning_rate(cfg, epoch)
         in_linear_phase = cfg.linear_start and epoch < cfg.ls_epochs
-        linear = torch.tensor(state["linear"]) & in_linear_phase  # (R,) softmax removed for these restarts
+        linear = (torch.tensor(state["linear"]) & in_linear_phase).to(device)  # (R,) softmax removed for these
         order = torch.rand(r, n, generator=generator).argsort(-1)  # (R, N) each restart its own shuffle
-        loss_sum, error_sum = 0.0, torch.zeros(r)
+        loss_sum, error_sum = 0.0, torch.zeros(r, device=device)
         for start in range(0, n - b + 1, b):  # whole batches only, as the authors' code
             batch = train_data.tensors(order[:, start:start + b])  # each (R, B, ...)
             if cfg.random_noise:
                 batch["time"] = noisy_time(batch["time"], cfg.random_noise, generator)
+            batch = {k: v.to(device) for k, v in batch.items()}
             try:
                 loss, errors = step(params, batch, linear)
             except Exception as err:  # noqa: BLE001 - any compiler failure falls back to eager mode
@@ -197,7 +201,7 @@ def _train_loop(model_name, model_config, train_data, valid_data, cfg, vocab, da
             raise Diverged(f"training diverged in epoch {epoch + 1} (loss {loss_sum}); "
                            + (f"{run_dir / LAST} keeps the state after epoch {epoch}; " if run_dir and epoch else "")
                            + "try a smaller learning rate")
-        valid_loss, valid_error = evaluate_restarts(skeleton, params, valid_data, linear)
+        valid_loss, valid_error = evaluate_restarts(skeleton, params, valid_data, linear, device)
         if in_linear_phase:  # LS ends, restart by restart, once the validation loss stops falling
             for i in range(r):
                 if valid_loss[i] < state["ls_best"][i]:
@@ -222,11 +226,12 @@ def _train_loop(model_name, model_config, train_data, valid_data, cfg, vocab, da
                                              "rng": generator.get_state()}, {**settings, "state": state})
     bar.close()
 
-    valid_loss, valid_error = evaluate_restarts(skeleton, params, valid_data, torch.zeros(r, dtype=torch.bool))
+    final_linear = torch.zeros(r, dtype=torch.bool, device=device)
+    valid_loss, valid_error = evaluate_restarts(skeleton, params, valid_data, final_linear, device)
     best = min(range(r), key=lambda i: (valid_error[i], valid_loss[i]))
     model = model_cls(model_config)
     model.load_state_dict({k: v[best].detach() for k, v in params.items()})
-    model.eval()
+    model.to(device).eval()
     if run_dir:
         checkpoint.save(run_dir / BEST, model.state_dict(),
                         checkpoint.model_meta(model_name, model_config, vocab, data=data_settings,
@@ -237,7 +242,7 @@ def _train_loop(model_name, model_config, train_data, valid_data, cfg, vocab, da
 
 
 @torch.no_grad()
-def evaluate_restarts(skeleton, params: dict, data: Batch, linear: torch.Tensor,
+def evaluate_restarts(skeleton, params: dict, data: Batch, linear: torch.Tensor, device: torch.device,
                       chunk: int = 512) -> tuple[list[float], list[float]]:
     """Mean loss and error (%) of every restart on ``data``: two lists of length R.
 
@@ -245,7 +250,7 @@ def evaluate_restarts(skeleton, params: dict, data: Batch, linear: torch.Tensor,
     model means without the supporting facts (a second forward pass).
     """
     r = linear.shape[0]
-    loss, errors = torch.zeros(r), torch.zeros(r)
+    loss, errors = torch.zeros(r, device=device), torch.zeros(r, device=device)
 
     def run(p, batch, lin):
         out = functional_call(skeleton, p, (), skeleton.inputs(batch, lin, supervised=True))
@@ -256,7 +261,7 @@ def evaluate_restarts(skeleton, params: dict, data: Batch, linear: torch.Tensor,
         return part_loss, wrong
 
     for start in range(0, len(data), chunk):
-        part = data.tensors(torch.arange(start, min(start + chunk, len(data))))
+        part = {k: v.to(device) for k, v in data.tensors(torch.arange(start, min(start + chunk, len(data)))).items()}
         part_loss, wrong = vmap(run, in_dims=(0, None, 0))(params, part, linear)  # (R,), (R,)
         loss += part_loss
         errors += wrong

@@ -27,7 +27,7 @@ def sentence_bags(ids: torch.Tensor, vocab_size: int, encoding: str, dim: int = 
     so the nil word never contributes and its embedding row receives no gradient.
     """
     mask = (ids != 0).to(torch.float32)  # (..., J)
-    j = torch.arange(1, ids.shape[-1] + 1, dtype=torch.float32)  # (J,) 1-based word positions
+    j = torch.arange(1, ids.shape[-1] + 1, dtype=torch.float32, device=ids.device)  # (J,) 1-based word positions
     if encoding == "position":
         length = mask.sum(-1, keepdim=True).clamp(min=1)  # (..., 1) J of each sentence
         a, g = 1 - j / length, 2 * j / length - 1  # (..., J)
@@ -39,7 +39,7 @@ def sentence_bags(ids: torch.Tensor, vocab_size: int, encoding: str, dim: int = 
         index = torch.stack([ids, ids + vocab_size], dim=-2)  # (..., 2, J) g-weights go to the second half
     else:
         weights, index = mask.unsqueeze(-2), ids.unsqueeze(-2)  # (..., 1, J) bag of words
-    bags = torch.zeros(*ids.shape[:-1], weights.shape[-2] * vocab_size, dtype=torch.float32)
+    bags = ids.new_zeros(*ids.shape[:-1], weights.shape[-2] * vocab_size, dtype=torch.float32)
     return bags.scatter_add(-1, index.flatten(-2), weights.flatten(-2))  # (..., P*V)
 
 
@@ -48,7 +48,7 @@ def position_weights(embedding: torch.Tensor, position: bool) -> torch.Tensor:
     if not position:
         return embedding
     d = embedding.shape[-1]
-    k = torch.arange(1, d + 1, dtype=torch.float32) / d  # (d,) the k/d factor of l_kj
+    k = torch.arange(1, d + 1, dtype=torch.float32, device=embedding.device) / d  # (d,) the k/d factor of l_kj
     return torch.cat([embedding, embedding * k], dim=-2)  # (n, 2V, d)
 
 

@@ -118,7 +118,7 @@ class MemN2N(nn.Module):
                 u = torch.relu(u)
             attention.append(p)
         logits = u @ answer_matrix.T  # (B, V) eq. (3) before the softmax
-        logits = logits.masked_fill(torch.arange(cfg.vocab_size) == 0, float("-inf"))  # never answer <nil>
+        logits = logits.masked_fill(torch.arange(cfg.vocab_size, device=logits.device) == 0, float("-inf"))  # never answer <nil>
         return MemN2NOutput(logits, tuple(attention))
 
     # -------------------------------------------------------------------------------------- training protocol

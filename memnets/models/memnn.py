@@ -159,8 +159,8 @@ class MemNN(nn.Module):
         r = self.embed(self.response_embed[0], question)  # (B, n) U_R Φx(q) and the memories found before the last
         r_last = torch.zeros_like(r)  # (B, n) the last memory found, in its own representation
         r_next = torch.zeros_like(r)  # (B, n) the last memory found, as it will count once another is found
-        x_time = torch.zeros(b, dtype=time.dtype)  # (B,) the question is newer than every memory
-        active = torch.ones(b, dtype=torch.bool)  # (B,) False once a lookup returned STOP
+        x_time = time.new_zeros(b)  # (B,) the question is newer than every memory
+        active = time.new_ones(b, dtype=torch.bool)  # (B,) False once a lookup returned STOP
         gold = None if supports is None else target_slots(supports, k, cfg.adaptive, m)  # (B, k)
 
         scores, selected, weights, x_times = [], [], [], []
@@ -172,7 +172,7 @@ class MemNN(nn.Module):
                 s = torch.cat([s, s_stop[:, :, 0]], dim=1)  # (B, M + 1) STOP last
             else:
                 s = nn.functional.pad(s, (0, 1), value=float("-inf"))  # (B, M + 1) there is no STOP memory
-            c = (self.time_embed @ a.unsqueeze(-1))[..., 0] if cfg.time_features else torch.zeros(b, 3)  # (B, 3)
+            c = (self.time_embed @ a.unsqueeze(-1))[..., 0] if cfg.time_features else a.new_zeros(b, 3)  # (B, 3)
             if gold is None:
                 winner = tournament(s[:, :m], c, time, x_time, filled)  # (B,) slot, -1 for an empty memory
                 if cfg.adaptive:
@@ -188,19 +188,19 @@ class MemNN(nn.Module):
             found = winner  # (B,) the memory that joins x
             is_memory = (found >= 0) & (found < m)  # (B,)
             index = found.clamp(0, m - 1)  # (B,)
-            found_words = words[torch.arange(b), index] * is_memory.unsqueeze(-1)  # (B, J') nothing if not a memory
+            found_words = words[torch.arange(b, device=time.device), index] * is_memory.unsqueeze(-1)  # (B, J') nothing if not a memory
             x = x + self.embed(self.match_embed[1], found_words)  # (B, n) U_O Φx([x, m_o]): the found-memory part
             keep = is_memory.unsqueeze(-1)  # (B, 1) a new last memory: the previous one joins the others
             r = torch.where(keep, r + r_next, r)
             r_next = torch.where(keep, self.embed(self.response_embed[1], found_words), r_next)  # (B, n)
             r_last = torch.where(keep, self.embed(self.response_embed[2], found_words), r_last)  # (B, n)
-            x_time = torch.where(is_memory, time[torch.arange(b), index], x_time)
+            x_time = torch.where(is_memory, time[torch.arange(b, device=time.device), index], x_time)
             active = active & (found != m) & (found >= 0)
 
         logits = self.response_x(r + r_last) @ self.answer_embed.T  # (B, V) s_R([x, m_o1, ...], w) for every word
-        logits = logits.masked_fill(torch.arange(cfg.vocab_size) == 0, float("-inf"))  # never answer <nil>
+        logits = logits.masked_fill(torch.arange(cfg.vocab_size, device=logits.device) == 0, float("-inf"))  # never <nil>
         chosen = torch.stack(selected, 1)  # (B, k)
-        slots = torch.arange(m)
+        slots = torch.arange(m, device=time.device)
         attention = tuple((chosen[:, j:j + 1] == slots).to(torch.float32) for j in range(k))  # k (B, M)
         return MemNNOutput(logits, attention, chosen, torch.stack(scores, 1), torch.stack(weights, 1),
                            torch.stack(x_times, 1))
@@ -233,7 +233,7 @@ class MemNN(nn.Module):
         older = lambda u, v: (u > v).to(s.dtype)  # noqa: E731 - larger time index = written earlier
         tx = out.lookup_time.unsqueeze(-1)  # (B, k, 1)
         c = out.time_weights.unsqueeze(-1)  # (B, k, 3, 1)
-        others = filled & (torch.arange(m) != g)  # (B, k, M) every other memory f
+        others = filled & (torch.arange(m, device=g.device) != g)  # (B, k, M) every other memory f
         s_mem = s[..., :m]  # (B, k, M)
         # s_Ot(x, gold, f) > γ and s_Ot(x, f, gold) < -γ, for every other memory f (§3.4)
         ahead = s_gold - s_mem + c[:, :, 0] * older(tx, t_gold) + c[:, :, 1] * older(tx, t) + c[:, :, 2] * older(t_gold, t)
@@ -249,8 +249,9 @@ class MemNN(nn.Module):
             lookup_loss = lookup_loss + (torch.relu(gamma - s[..., m:] + s_mem) * filled * stop_turn).sum()
         answer = batch["answer"]
         right = out.logits.gather(1, answer.unsqueeze(1))  # (B, 1)
-        wrong_words = torch.arange(cfg.vocab_size) != answer.unsqueeze(1)  # (B, V)
-        wrong_words = wrong_words & (torch.arange(cfg.vocab_size) > 0)  # <nil> is never a candidate
+        words = torch.arange(cfg.vocab_size, device=answer.device)
+        wrong_words = words != answer.unsqueeze(1)  # (B, V)
+        wrong_words = wrong_words & (words > 0)  # <nil> is never a candidate
         response_loss = (torch.relu(gamma - right + out.logits.masked_fill(~wrong_words, 0)) * wrong_words).sum()
         return lookup_loss + response_loss, (out.logits.argmax(-1) != answer).sum()
 
@@ -264,7 +265,7 @@ def target_slots(supports: torch.Tensor, lookups: int, adaptive: bool, memory_si
     """
     b = supports.shape[0]
     count = (supports >= 0).sum(-1, keepdim=True)  # (B, 1)
-    j = torch.arange(lookups).expand(b, lookups)  # (B, k)
+    j = torch.arange(lookups, device=supports.device).expand(b, lookups)  # (B, k)
     padded = nn.functional.pad(supports, (0, max(0, lookups - supports.shape[1])), value=-1)[:, :lookups]
     if adaptive:
         return torch.where(j < count, padded, torch.where(j == count, memory_size, -1))
@@ -282,8 +283,8 @@ def tournament(scores: torch.Tensor, time_weights: torch.Tensor, time: torch.Ten
     memory y' while s_Ot(x, y, y') > 0. Returns the winning slot (B,), -1 where no slot is allowed.
     """
     b, m = scores.shape
-    winner = torch.full((b,), -1, dtype=torch.long)
-    best = torch.zeros(b)  # score of the current winner, plus its "x older than y" term
+    winner = torch.full((b,), -1, dtype=torch.long, device=scores.device)
+    best = scores.new_zeros(b)  # score of the current winner, plus its "x older than y" term
     c1, c2, c3 = time_weights.unbind(-1)  # (B,) each
     for i in range(m):  # slots hold memories oldest first
         challenger = scores[:, i] - c2 * (x_time > time[:, i])  # (B,) what y' subtracts from s_Ot
