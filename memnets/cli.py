@@ -12,9 +12,12 @@ from __future__ import annotations
 import argparse
 import io
 import math
+import os
 import sys
 import time
 from pathlib import Path
+
+import torch
 
 from memnets import checkpoint, evaluate, experiment
 from memnets.data import download
@@ -38,7 +41,15 @@ TRAIN_FIELDS = ("epochs", "lr", "ls_lr", "anneal_every", "batch_size", "linear_s
                 "restarts", "seed", "compile")
 
 
+def use_threads(count: int | None) -> None:
+    """PyTorch's CPU threads for this command: ``--threads``, else $OMP_NUM_THREADS, else 1. A memory network's
+    operations are small (a batch of 32 stories), so one thread loses little on an idle machine and a second one
+    costs 4-7x when another process shares the cores (docs/results/speed.md)."""
+    torch.set_num_threads(count or int(os.environ.get("OMP_NUM_THREADS") or 1))
+
+
 def cmd_train(args) -> int:
+    use_threads(args.threads)
     tasks = parse_tasks(args.task)
     settings = experiment.data_settings(args.data, args.data_dir, args.variant, args.questions, args.data_seed)
     run_dir = Path(args.out or time.strftime("runs/%Y%m%d-%H%M%S"))
@@ -157,6 +168,7 @@ def ask_loop(model, vocab, source, interactive: bool, plot: str | None) -> int:
 
 
 def cmd_eval(args) -> int:
+    use_threads(args.threads)
     target = Path(args.checkpoint)
     paths = sorted(target.glob(f"**/{BEST}")) if target.is_dir() else [target]
     if not paths:
@@ -294,6 +306,8 @@ def build_parser() -> Parser:
     t.add_argument("--seed", type=int)
     t.add_argument("--no-compile", dest="compile", action="store_false", default=None,
                    help="train in eager mode (no torch.compile)")
+    t.add_argument("--compile", dest="compile", action="store_true", default=None,
+                   help="compile the training step even for a short run (default: from 20,000 steps, where it pays)")
     p.add_argument("--out", help="run directory (default runs/<time>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--overwrite", action="store_true", help="replace the run that --out holds (never done silently)")
@@ -301,6 +315,7 @@ def build_parser() -> Parser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto",
                    help="where to run: cpu, cuda, or auto (default: CUDA when present)")
+    p.add_argument("--threads", type=positive(int), help="CPU threads (default: $OMP_NUM_THREADS, else 1)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="test trained models: per-task error, mean, failed tasks")
@@ -311,6 +326,7 @@ def build_parser() -> Parser:
     p.add_argument("--out", help="where to write the results JSON (default eval.json beside the checkpoint)")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto",
                    help="where to run: cpu, cuda, or auto (default: CUDA when present)")
+    p.add_argument("--threads", type=positive(int), help="CPU threads (default: $OMP_NUM_THREADS, else 1)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("ask", help="answer questions about a story, showing what each hop or lookup read")

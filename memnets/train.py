@@ -30,6 +30,11 @@ from memnets.models import MODELS
 
 LAST, BEST = "last.safetensors", "checkpoint.safetensors"
 
+# Compiling the step costs 20-35 s on 2 CPU cores and saves about 1-4 ms per step (docs/results/speed.md): it pays
+# for the joint model (~50,000 steps) and the 10k tasks (~34,000), not for a 1k task (~3,400 steps, with any number
+# of restarts side by side), whose run it made slower. ``TrainConfig.compile = None`` compiles from this many steps.
+COMPILE_FROM_STEPS = 20_000
+
 
 class Diverged(ValueError):
     """The training loss became NaN or infinite."""
@@ -51,7 +56,7 @@ class TrainConfig:
     valid_fraction: float = 0.1  # held out of the training set for validation, §4.2
     restarts: int = 1  # independent initialisations trained together; the best by validation error is kept
     seed: int = 0
-    compile: bool = True  # torch.compile the training step (several times faster on CPU); eager if it fails
+    compile: bool | None = None  # torch.compile the step: None = where it pays (COMPILE_FROM_STEPS); eager if it fails
 
     def __post_init__(self):
         for name in ("epochs", "anneal_every", "batch_size", "restarts"):
@@ -165,9 +170,10 @@ def _train_loop(model_name, model_config, train_data, valid_data, cfg, vocab, da
         loss, errors = vmap(batch_loss)(p, batch, linear)  # (R,), (R,)
         return loss.sum(), errors
 
-    if cfg.compile:
+    compiled = cfg.compile if cfg.compile is not None else (n // b) * total_epochs >= COMPILE_FROM_STEPS
+    if compiled:
         torch._dynamo.reset()  # a fresh cache per run: runs of other shapes must not use up the recompile limit
-    step = torch.compile(step_loss) if cfg.compile else step_loss
+    step = torch.compile(step_loss) if compiled else step_loss
     tensors = list(params.values())
     first_epoch, steady_questions, steady_seconds, started = state["epoch"], 0, 0.0, clock.perf_counter()
     bar = tqdm(range(state["epoch"], total_epochs), desc="train", unit="epoch", disable=not progress,

@@ -12,6 +12,7 @@ from memnets.data.tensors import vectorize
 from memnets.data.vocab import Vocab
 from memnets.evaluate import task_errors
 from memnets.models.memn2n import MemN2NConfig
+from memnets import train as loop
 from memnets.train import LAST, TrainConfig, clip_and_step, learning_rate, noisy_time, train
 
 
@@ -31,8 +32,9 @@ def small(**kw):
 
 def run(task1, cfg, run_dir=None, resume=False, **model):
     vocab, data = task1
-    return train("memn2n", MemN2NConfig(len(vocab), memory_size=10, **{"encoding": "position", **model}), data["train"], data["valid"], cfg, vocab,
-                 {"source": "test"}, run_dir=run_dir, resume=resume, progress=False)
+    config = MemN2NConfig(len(vocab), memory_size=10, **{"encoding": "position", **model})
+    return train("memn2n", config, data["train"], data["valid"], cfg, vocab, {"source": "test"}, run_dir=run_dir,
+                 resume=resume, progress=False)
 
 
 def test_noisy_time_keeps_order_and_adds_at_most_ten_percent_blanks():
@@ -166,3 +168,19 @@ def test_real_task1_reaches_99_percent():
                    progress=False)
     error = task_errors(result.model, data["test"])[1]
     assert error <= 1.0, f"test error {error:.1f}%"
+
+
+def test_eager_and_compiled_steps_give_the_same_losses(task1):
+    eager = run(task1, small(epochs=2, ls_epochs=1, compile=False))
+    compiled = run(task1, small(epochs=2, ls_epochs=1, compile=True))
+    assert [h["loss"] for h in compiled.history] == pytest.approx([h["loss"] for h in eager.history], rel=1e-4)
+    assert compiled.valid_error == pytest.approx(eager.valid_error, abs=1e-6)
+
+
+@pytest.mark.parametrize("steps_from, compiles", [(loop.COMPILE_FROM_STEPS, False), (1, True)])
+def test_a_short_run_trains_eagerly_unless_compiling_pays(task1, monkeypatch, steps_from, compiles):
+    calls = []
+    monkeypatch.setattr(loop, "COMPILE_FROM_STEPS", steps_from)
+    monkeypatch.setattr(torch, "compile", lambda fn: calls.append(fn) or fn)  # records the request, runs eagerly
+    run(task1, small(epochs=1, ls_epochs=1, compile=None))  # 11 batches x 2 epochs: far fewer than 20,000 steps
+    assert bool(calls) == compiles
