@@ -6,6 +6,7 @@
     python benchmarks/run.py joint-paper-pe    # the same with the position encoding as the paper prints it
     python benchmarks/run.py babi10k     # Table 1: 10k, per task, PE LS RN
     python benchmarks/run.py speed       # the main job and task 1 (1k): before and after the defaults, side by side
+    python benchmarks/run.py encoders    # the memory encoder: dense product against sparse paths, per task and joint
     python benchmarks/run.py transfer    # generated vs real training data, both tested on the real test set
     python benchmarks/run.py memnn-1k    # MemNN AM+NG+NL, strongly supervised, 1k per task, beside End-To-End
     python benchmarks/run.py memnn-1k-no-ngrams   # the same without N-grams (AM+NL)
@@ -127,6 +128,88 @@ def speed() -> None:
         for before, after in [[r for r in rows if r['job'] == job][::3]]) + ".\n")
     md.append("\nCommands:\n\n" + "".join(f"    {r['command']}\n" for r in rows))
     write("speed", {"runs": rows}, "".join(md))
+
+
+def encoders() -> None:
+    """Profile of the memory encoder, the step's largest cost at joint vocabulary sizes: the dense product that
+    memnets uses (scatter the position-encoded bags, one GEMM) against sparse paths (``embedding_bag`` with
+    per-word weights, a CSR sparse-dense product, a gather and weighted sum), forward and backward, on the shapes of
+    a per-task run (task 1) and of the joint run, one restart and ten side by side, one thread."""
+    import statistics
+
+    import torch
+    import torch.nn.functional as F
+
+    from memnets import experiment
+    from memnets.data.tensors import vectorize
+    from memnets.data.vocab import Vocab
+    from memnets.models.encoders import sentence_bags
+
+    torch.set_num_threads(1)
+    settings = experiment.data_settings("babi", BABI, "en", 0, 0)
+
+    def paths(ids, weight, v, j_size, d):  # ids (X, J); weight (2V, n*d): the encoders' [E; (k/d) E] layout
+        def dense():
+            return sentence_bags(ids, v, "position-released", d, j_size) @ weight
+
+        j = torch.arange(1, ids.shape[-1] + 1, dtype=torch.float32)
+        c = j - (j_size + 1) / 2
+        mask = (ids != 0).to(torch.float32)
+        a, g = (1 - 2 * (d + 1) * c / (d * j_size)) * mask, 4 * c / j_size * mask  # (X, J) each
+        index, per_word = torch.cat([ids, ids + v], -1), torch.cat([a, g], -1)  # (X, 2J)
+
+        def bag():
+            return F.embedding_bag(index, weight, per_sample_weights=per_word, mode="sum")
+
+        def csr():
+            rows = torch.arange(ids.shape[0]).repeat_interleave(index.shape[1])
+            x = torch.sparse_coo_tensor(torch.stack([rows, index.reshape(-1)]), per_word.reshape(-1),
+                                        (ids.shape[0], 2 * v)).coalesce().to_sparse_csr()
+            return torch.sparse.mm(x, weight)
+
+        def gather():
+            return (F.embedding(index, weight) * per_word.unsqueeze(-1)).sum(-2)
+
+        return {"dense GEMM (memnets)": dense, "embedding_bag": bag, "sparse CSR": csr, "gather + sum": gather}
+
+    rows = []
+    for label, tasks, joint in (("task 1 (per task)", [1], False), ("joint (20 tasks)", list(range(1, 21)), True)):
+        splits = experiment.read_data(settings, tasks, 0.1)
+        vocab = Vocab.build(splits["train"] + splits["valid"])
+        cfg, _ = experiment.configs("memn2n", joint, {}, {}, len(vocab))
+        cfg = experiment.fit_to_data(cfg, splits["train"])
+        data = vectorize(splits["train"], vocab, cfg.memory_size)
+        ids = data.story[torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:32]].flatten(0, 1)
+        n, v, d = cfg.hops + 1, len(vocab), cfg.embed_dim
+        nonzero = float((ids != 0).sum(-1).float().mean() * 2)
+        for restarts in (1, 10):
+            weights = [torch.randn(2 * v, n * d, requires_grad=True) for _ in range(restarts)]
+            for name in paths(ids, weights[0], v, cfg.sentence_size, d):
+                encoders = [(paths(ids, w, v, cfg.sentence_size, d)[name], w) for w in weights]
+
+                def step():
+                    for encode, w in encoders:  # one restart after another: the work that vmap batches
+                        torch.autograd.grad(encode().pow(2).sum(), [w])
+                for _ in range(3):
+                    step()
+                times = []
+                for _ in range(7):
+                    begin = time.perf_counter()
+                    step()
+                    times.append(time.perf_counter() - begin)
+                rows.append({"shape": label, "vocabulary": v, "features": 2 * v, "nonzeros_per_row": round(nonzero, 1),
+                             "rows": ids.shape[0], "restarts": restarts, "path": name,
+                             "ms_per_step": round(1000 * statistics.median(times), 2)})
+    md = ["# Memory encoder: dense product against sparse paths\n\n",
+          "Produced by `python benchmarks/run.py encoders`: forward and backward of the memory encoding of one batch "
+          "(32 stories x the memory slots, the released position encoding, all K + 1 matrices in one weight), "
+          "median of 7, one thread, on the real bAbI 1k shapes. Restarts run one after another here.\n\n",
+          "| shape | vocabulary | features per row | non-zeros per row (empty slots included) | rows | restarts | path | ms per step |\n",
+          "|---|---:|---:|---:|---:|---:|---|---:|\n"]
+    for r in rows:
+        md.append(f"| {r['shape']} | {r['vocabulary']} | {r['features']} | {r['nonzeros_per_row']} | {r['rows']} | "
+                  f"{r['restarts']} | {r['path']} | {r['ms_per_step']} |\n")
+    write("encoders", {"rows": rows}, "".join(md))
 
 
 def words(folder: str | Path, task: int, split: str) -> set[str]:
@@ -361,6 +444,7 @@ BENCHMARKS = {
          "--restarts", os.environ.get("RESTARTS_10K", "3")],
         "mean error at most 6.6% over the tasks that have training data"),
     "speed": speed,
+    "encoders": encoders,
     "transfer": transfer,
     "memnn-1k": lambda: memnn_table("memnn-1k", "en", "babi1k", os.environ.get("RESTARTS_MEMNN", "5")),
     "memnn-1k-no-ngrams": lambda: memnn_table("memnn-1k-no-ngrams", "en", "babi1k",
