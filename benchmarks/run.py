@@ -54,6 +54,7 @@ def machine() -> dict:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     return {"python": platform.python_version(), "torch": torch.__version__, "cpus": os.cpu_count(),
             "torch_threads": torch.get_num_threads(), "platform": platform.platform(),
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],  # other processes sharing the cores
             "commit": commit.stdout.strip() or None}
 
 
@@ -181,7 +182,8 @@ def encoders() -> None:
         data = vectorize(splits["train"], vocab, cfg.memory_size)
         ids = data.story[torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:32]].flatten(0, 1)
         n, v, d = cfg.hops + 1, len(vocab), cfg.embed_dim
-        nonzero = float((ids != 0).sum(-1).float().mean() * 2)
+        words = (ids != 0).sum(-1).float()  # (X,) words per memory row
+        nonzero, nonzero_filled = float(words.mean() * 2), float(words[words > 0].mean() * 2)
         for restarts in (1, 10):
             weights = [torch.randn(2 * v, n * d, requires_grad=True) for _ in range(restarts)]
             for name in paths(ids, weights[0], v, cfg.sentence_size, d):
@@ -198,16 +200,19 @@ def encoders() -> None:
                     step()
                     times.append(time.perf_counter() - begin)
                 rows.append({"shape": label, "vocabulary": v, "features": 2 * v, "nonzeros_per_row": round(nonzero, 1),
+                             "nonzeros_per_filled_row": round(nonzero_filled, 1),
                              "rows": ids.shape[0], "restarts": restarts, "path": name,
                              "ms_per_step": round(1000 * statistics.median(times), 2)})
     md = ["# Memory encoder: dense product against sparse paths\n\n",
           "Produced by `python benchmarks/run.py encoders`: forward and backward of the memory encoding of one batch "
           "(32 stories x the memory slots, the released position encoding, all K + 1 matrices in one weight), "
-          "median of 7, one thread, on the real bAbI 1k shapes. Restarts run one after another here.\n\n",
-          "| shape | vocabulary | features per row | non-zeros per row (empty slots included) | rows | restarts | path | ms per step |\n",
+          "median of 7, one thread, on the real bAbI 1k shapes. Restarts run one after another here. Load average "
+          f"(other processes on the same cores) at the start: {os.getloadavg()[0]:.2f}.\n\n",
+          "| shape | vocabulary | features per row | non-zeros per row (all / filled slots) | rows | restarts | path | ms per step |\n",
           "|---|---:|---:|---:|---:|---:|---|---:|\n"]
     for r in rows:
-        md.append(f"| {r['shape']} | {r['vocabulary']} | {r['features']} | {r['nonzeros_per_row']} | {r['rows']} | "
+        md.append(f"| {r['shape']} | {r['vocabulary']} | {r['features']} | {r['nonzeros_per_row']} / "
+                  f"{r['nonzeros_per_filled_row']} | {r['rows']} | "
                   f"{r['restarts']} | {r['path']} | {r['ms_per_step']} |\n")
     write("encoders", {"rows": rows}, "".join(md))
 
