@@ -83,7 +83,7 @@ def table_benchmark(name: str, title: str, args: list[str], target: str) -> None
           f"\"{result['paper_column']}\" over the same tasks.\n",
           f"\nWall time {wall:.0f} s ({wall / 60:.1f} min) on {os.cpu_count()} CPU cores; peak memory {peak:.0f} MiB; "
           f"training throughput {result['questions_per_second']:,} questions/s (all restarts, after each run's "
-          f"first epoch, which includes compiling).\n"]
+          f"first epoch, which includes compiling where the step is compiled).\n"]
     if not_run:
         md.append("\nNot run: " + "; ".join(f"task {t}: {why}" for t, why in not_run.items()) + "\n")
     write(name, {"results": result, "wall_seconds": round(wall, 1), "peak_memory_mib": round(peak)}, "".join(md))
