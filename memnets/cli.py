@@ -307,7 +307,7 @@ def build_parser() -> Parser:
     t.add_argument("--no-compile", dest="compile", action="store_false", default=None,
                    help="train in eager mode (no torch.compile)")
     t.add_argument("--compile", dest="compile", action="store_true", default=None,
-                   help="compile the training step even for a short run (default: from 20,000 steps, where it pays)")
+                   help="compile the training step even for a short run (default: from 20,000 steps x restarts)")
     p.add_argument("--out", help="run directory (default runs/<time>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--overwrite", action="store_true", help="replace the run that --out holds (never done silently)")

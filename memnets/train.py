@@ -30,9 +30,9 @@ from memnets.models import MODELS
 
 LAST, BEST = "last.safetensors", "checkpoint.safetensors"
 
-# Compiling the step costs 20-35 s on 2 CPU cores and saves about 1-4 ms per step (docs/results/speed.md): it pays
-# for the joint model (~50,000 steps) and the 10k tasks (~34,000), not for a 1k task (~3,400 steps, with any number
-# of restarts side by side), whose run it made slower. ``TrainConfig.compile = None`` compiles from this many steps.
+# Compiling the step costs 10-35 s on 2 CPU cores and saves per restart and step (docs/results/speed.md): it made a
+# 1k task with one restart slower (~3,400 steps) and ten restarts side by side faster, as it does the joint model
+# (~50,000 steps) and the 10k tasks (~34,000). ``TrainConfig.compile = None`` compiles from this many restart-steps.
 COMPILE_FROM_STEPS = 20_000
 
 
@@ -56,7 +56,7 @@ class TrainConfig:
     valid_fraction: float = 0.1  # held out of the training set for validation, §4.2
     restarts: int = 1  # independent initialisations trained together; the best by validation error is kept
     seed: int = 0
-    compile: bool | None = None  # torch.compile the step: None = where it pays (COMPILE_FROM_STEPS); eager if it fails
+    compile: bool | None = None  # torch.compile the step; None: where it pays (COMPILE_FROM_STEPS); eager if it fails
 
     def __post_init__(self):
         for name in ("epochs", "anneal_every", "batch_size", "restarts"):
@@ -170,7 +170,7 @@ def _train_loop(model_name, model_config, train_data, valid_data, cfg, vocab, da
         loss, errors = vmap(batch_loss)(p, batch, linear)  # (R,), (R,)
         return loss.sum(), errors
 
-    compiled = cfg.compile if cfg.compile is not None else (n // b) * total_epochs >= COMPILE_FROM_STEPS
+    compiled = cfg.compile if cfg.compile is not None else r * (n // b) * total_epochs >= COMPILE_FROM_STEPS
     if compiled:
         torch._dynamo.reset()  # a fresh cache per run: runs of other shapes must not use up the recompile limit
     step = torch.compile(step_loss) if compiled else step_loss

@@ -182,5 +182,5 @@ def test_a_short_run_trains_eagerly_unless_compiling_pays(task1, monkeypatch, st
     calls = []
     monkeypatch.setattr(loop, "COMPILE_FROM_STEPS", steps_from)
     monkeypatch.setattr(torch, "compile", lambda fn: calls.append(fn) or fn)  # records the request, runs eagerly
-    run(task1, small(epochs=1, ls_epochs=1, compile=None))  # 11 batches x 2 epochs: far fewer than 20,000 steps
+    run(task1, small(epochs=1, ls_epochs=1, compile=None))  # 2 restarts x 11 batches x 2 epochs: far below 20,000
     assert bool(calls) == compiles
