@@ -116,8 +116,8 @@ def speed() -> None:
           "Produced by `python benchmarks/run.py speed`, all runs in one process, one after another, on "
           f"{cores} CPU cores (PyTorch {torch.__version__}). \"Before\" is the earlier default: the training step always "
           "compiled, and PyTorch's default of one thread per core. \"After\" is the new default: compiled only from "
-          "20,000 steps counted over all restarts (ten restarts of a 1k task, the joint and 10k runs) and one thread. Wall time is the whole `memnets` process (start-up, data, "
-          "compiling, training, testing); questions/s count every training question of every restart after the first "
+          "20,000 steps counted over all restarts (ten restarts of a 1k task, the joint and 10k runs) and one thread. "
+          "Wall time is the whole `memnets` process (start-up, data, compiling, training, testing); questions/s count every training question of every restart after the first "
           "epoch. Peak memory is the largest resident size of any memnets process so far in this benchmark.\n\n",
           "| job | settings | wall time (s) | train time (s) | questions/s | test error (%) | peak memory (MiB) |\n",
           "|---|---|---:|---:|---:|---:|---:|\n"]
