@@ -288,7 +288,8 @@ class KeyHash:
     def subgraph(self, topic: str, hops: int, bound: int, hub: int) -> list[int]:
         """Multi-hop pre-selection: the memories about the topic entity, then about the entities they lead to, for
         ``hops`` levels; entities with more than ``hub`` memories (years, genres, languages) are read but not
-        walked through, and at most ``bound`` memories are kept, nearer levels and smaller neighbourhoods first."""
+        walked through, and at most ``bound`` memories are kept, nearer levels and smaller neighbourhoods first
+        (the order they are returned in, so that a shorter memory keeps the nearest)."""
         chosen, seen, frontier = [], {topic}, [topic]
         for level in range(hops):
             nxt = []
@@ -298,7 +299,7 @@ class KeyHash:
                     break  # sorted by size: every entity left is a hub too
                 chosen.extend(ids[:bound - len(chosen)])
                 if len(chosen) >= bound:
-                    return sorted(chosen)
+                    return chosen
                 if level + 1 < hops:
                     for i in ids:
                         for value in self.table.values[i]:
@@ -306,7 +307,7 @@ class KeyHash:
                                 seen.add(value)
                                 nxt.append(value)
             frontier = nxt
-        return sorted(chosen)
+        return chosen
 
 
 # ------------------------------------------------------------------------------------- documents from the KB
