@@ -196,42 +196,54 @@ def scale() -> None:
                     "peak_memory_mib": round(peak), "hashed_hits_at_1": hashed}, "".join(md))
 
 
-DOCUMENT_SETTINGS = [  # (representation, templates, conjunction, coreference)
+DOCUMENT_SETTINGS = [  # (representation, templates, conjunction, coreference): the four representations on the
+    # plainest rendering, then the renderer's knobs on sentence memories (the one whose cap they do not lower by
+    # construction); a subset of the full product, which one shared core could not train by the deadline
     ("sentence", 1, 0.0, 0.0), ("window", 1, 0.0, 0.0), ("window-centre", 1, 0.0, 0.0), ("window-title", 1, 0.0, 0.0),
-    ("window-centre", 3, 0.0, 0.0), ("window-centre", 1, 0.5, 0.0), ("window-centre", 1, 0.0, 0.5),
-    ("window-centre", 3, 0.5, 0.5),
+    ("sentence", 3, 0.0, 0.0), ("sentence", 1, 0.5, 0.0), ("sentence", 1, 0.0, 0.5), ("sentence", 3, 0.5, 0.5),
 ]
+DOCUMENT_TRAINING = ["--memory-size", "100", "--epochs", "6", "--anneal-every", "2"]  # shorter than the KB preset's
+# 15 epochs so that the table fits in the time there was; 100 memories: above the 90th percentile of window + title
 
 
 def documents() -> None:
     rows = []
-    kb_run = RESULTS / "kvmemnn-1hop.json"
     for representation, templates, conjunction, coreference in DOCUMENT_SETTINGS:
         tag = f"{representation}-t{templates}-c{conjunction}-r{coreference}"
         extra = ["--memory", representation, "--templates", str(templates), "--conjunction", str(conjunction),
-                 "--coreference", str(coreference)]
+                 "--coreference", str(coreference), *DOCUMENT_TRAINING]
         result, wall, peak = memnets(train_args(1, extra, f"runs/bench-kvmemnn-doc-{tag}"))
         rows.append({"representation": representation, "templates": templates, "conjunction": conjunction,
                      "coreference": coreference, "hits_at_1": result["per_task"]["1-hop"],
                      "coverage_cap": result["coverage_cap"]["1-hop"],
                      "memories_per_question": result["runs"]["task01"]["memories_per_question"]["test"],
-                     "wall_seconds": round(wall, 1), "questions_per_second": result["questions_per_second"],
-                     "command": result["command"]})
+                     "memory_table": result["runs"]["task01"]["memory_table"], "wall_seconds": round(wall, 1),
+                     "questions_per_second": result["questions_per_second"], "command": result["command"]})
+        write_documents(rows)  # after every run, so that a table cut short still holds what was measured
+
+
+def write_documents(rows: list[dict]) -> None:
+    kb_run = RESULTS / "kvmemnn-1hop.json"
+    done = len(rows) == len(DOCUMENT_SETTINGS)
     md = ["# Key-Value Memory Network: documents rendered from the knowledge base, MetaQA 1-hop\n\n",
-          "Produced by `python benchmarks/kvmemnn.py documents`. The KB facts are rendered as one document per "
-          "subject (memnets.data.kb.render_documents) and read as sentence or window memories (W = 7), with key "
-          "hashing on the question's entity and rare words (< 1,000 memories). Same protocol and preset as the "
-          "KB setting.\n\n",
+          "Produced by `python benchmarks/kvmemnn.py documents`"
+          + ("" if done else f" (**{len(rows)} of {len(DOCUMENT_SETTINGS)} settings so far**)") + ". "
+          "The KB facts are rendered as one document per subject (memnets.data.kb.render_documents) and read as "
+          "sentence or window memories (W = 7), with key hashing on the question's entity and rare words "
+          "(< 1,000 memories), the entity's memories first and at most 100 per question. Same protocol and preset "
+          "as the KB setting, but 6 epochs (halving the rate every 2) instead of 15. The cap is the share of test "
+          "questions with a gold answer among the values of their memories: a window of 7 symbols centred on an "
+          "answer often leaves out the topic entity, so hashing on it cannot find that window.\n\n",
           "| memory | templates | conjunction | coreference | hits@1 (%) | cap (%) | memories (mean) | wall (s) |\n",
           "|---|---:|---:|---:|---:|---:|---:|---:|\n"]
     md += [f"| {r['representation']} | {r['templates']} | {r['conjunction']} | {r['coreference']} | "
            f"{r['hits_at_1']:.1f} | {r['coverage_cap']:.1f} | {r['memories_per_question']['mean']} | "
            f"{r['wall_seconds']:.0f} |\n" for r in rows]
     if kb_run.is_file():
-        md.append(f"\nKB setting (kvmemnn-1hop): {json.loads(kb_run.read_text())['results']['per_task']['1-hop']:.1f}%"
-                  " hits@1.\n")
+        md.append(f"\nKB setting (kvmemnn-1hop, 15 epochs): "
+                  f"{json.loads(kb_run.read_text())['results']['per_task']['1-hop']:.1f}% hits@1.\n")
     md.append("\nCommands:\n\n" + "".join(f"    {r['command']}\n" for r in rows))
-    write("documents", {"rows": rows}, "".join(md))
+    write("documents", {"rows": rows, "complete": done, "settings": len(DOCUMENT_SETTINGS)}, "".join(md))
 
 
 if __name__ == "__main__":
