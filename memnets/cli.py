@@ -360,6 +360,8 @@ def build_parser() -> Parser:
                    help="kvmemnn: learn the entities' embeddings (the paper)")
     m.add_argument("--no-hop-maps", dest="learn_hop_maps", action="store_false", default=None,
                    help="kvmemnn: R_j = I (q_{j+1} = q_j + o) instead of learned R_j")
+    m.add_argument("--init-std", dest="init_std", type=positive(float),
+                   help="kvmemnn: standard deviation of the initial embeddings (0.1)")
     k = p.add_argument_group("knowledge-base data (--model kvmemnn; --data-dir: MetaQA or WikiMovies files)")
     k.add_argument("--memory", dest="memory", choices=kb.REPRESENTATIONS,
                    help="kb: triples (default); sentence, window, window-centre, window-title: documents "

@@ -112,23 +112,29 @@ def test_kb_memories_hold_each_triple_and_its_reverse():
 
 def test_key_hashing_on_entities_and_rare_words():
     table = kb.kb_memories(TRIPLES)
-    hashing = kb.KeyHash(table, ENTITIES, threshold=1000)
-    found = hashing.lookup(("who", "directed", "Kismet"))
+    hashing = kb.KeyHash(table, threshold=1000)
+    found = hashing.lookup(("who", "directed", "Kismet"), ("Kismet",))
     assert {table.keys[i] for i in found} == {("Kismet", r) for r in
                                               ("directed_by", "starred_actors", "has_genre", "release_year")}
     assert len(found) == 5  # two starred_actors memories
     # every memory about William Dieterle, in both directions of his two films
-    assert [table.values[i] for i in hashing.lookup(["William Dieterle"])] == [("Kismet",), ("Juarez",)]
+    assert [table.values[i] for i in hashing.lookup((), ["William Dieterle"])] == [("Kismet",), ("Juarez",)]
     # a relation symbol is a word of the keys: used below the threshold, not at or above it
-    assert len(kb.KeyHash(table, ENTITIES, threshold=4).lookup(["has_genre"])) == 3
-    assert kb.KeyHash(table, ENTITIES, threshold=3).lookup(["has_genre"]) == []
-    # an entity is always a key, however many memories hold it
-    assert len(kb.KeyHash(table, ENTITIES, threshold=1).lookup(["Drama"])) == 3
+    assert len(kb.KeyHash(table, threshold=4).lookup(["has_genre"])) == 3
+    assert kb.KeyHash(table, threshold=3).lookup(["has_genre"]) == []
+    # the question's entity is always a key, however many memories hold it; the same symbol as a plain word
+    # of the question is held to the threshold
+    assert len(kb.KeyHash(table, threshold=1).lookup(["Drama"], ["Drama"])) == 3
+    assert kb.KeyHash(table, threshold=1).lookup(["Drama"]) == []
+    # the entity's memories come first, then those of rare words
+    mixed = kb.KeyHash(table, threshold=4).lookup(["has_genre", "Top Hat"], ["Top Hat"])
+    assert [table.keys[i] for i in mixed] == [("Top Hat", "starred_actors"), ("Top Hat", "has_genre"),
+                                              ("Kismet", "has_genre"), ("Juarez", "has_genre")]
 
 
 def test_subgraph_walks_hops_but_not_through_hubs_and_keeps_the_bound():
     table = kb.kb_memories(TRIPLES)
-    hashing = kb.KeyHash(table, ENTITIES)
+    hashing = kb.KeyHash(table)
     one = {table.render(i) for i in hashing.subgraph("Kismet", 1, bound=100, hub=10)}
     assert one == {table.render(i) for i in hashing.lookup(["Kismet"]) if table.about[i] == "Kismet"}
     two = {table.render(i) for i in hashing.subgraph("Kismet", 2, bound=100, hub=10)}
@@ -159,7 +165,7 @@ def test_document_representations():
     assert len(titled) == 2 * len(window)
     assert titled.keys[3] == ("by", "William Dieterle", kb.TITLE) and titled.values[3] == ("Kismet",)
     # hashing on a window memory: the centre entity, encoded apart, still indexes it
-    assert kb.KeyHash(centre, ENTITIES).lookup(["William Dieterle"]) == [1]
+    assert kb.KeyHash(centre).lookup((), ["William Dieterle"]) == [1]
     with pytest.raises(ValueError, match="'kb'"):
         kb.document_memories(documents, "kb", ENTITIES)
 
@@ -218,8 +224,8 @@ def test_batch_holds_the_table_once_and_gathers_memories():
                  kb.KBQuestion("what is [Top Hat]", ("what", "is", "Top Hat"), ("Top Hat",), ("Drama", "Nowhere"), 1)]
     vocab = kb.build_vocab(table, ENTITIES, questions)
     assert vocab.words[2:2 + len(ENTITIES)] == ENTITIES  # entities first: the answer candidates
-    hashing = kb.KeyHash(table, ENTITIES)
-    memories = [hashing.lookup(q.entities) for q in questions]
+    hashing = kb.KeyHash(table)
+    memories = [hashing.lookup((), q.entities) for q in questions]
     batch = kb.vectorize(questions, memories, kb.encode_table(table, vocab), vocab, memory_size=6)
     assert batch.memory.shape == (2, 6) and batch.key_table.shape == (len(table) + 1, 2)
     t = batch.tensors(torch.tensor([1]))

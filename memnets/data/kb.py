@@ -259,9 +259,8 @@ class KeyHash:
     """Key hashing (§3.1): an inverted index from key symbols to memories. A question's memories are those whose
     key holds one of its entities, or one of its words that fewer than ``threshold`` memories hold."""
 
-    def __init__(self, table: MemoryTable, entities, threshold: int = 1000):
+    def __init__(self, table: MemoryTable, threshold: int = 1000):
         self.table = table
-        self.entities = set(entities)
         self.threshold = threshold
         index = defaultdict(list)
         for i, key in enumerate(table.keys):
@@ -274,16 +273,17 @@ class KeyHash:
                 about[entity].append(i)
         self.about = dict(about)
 
-    def usable(self, symbol: str) -> bool:
-        return symbol in self.index and (symbol in self.entities or len(self.index[symbol]) < self.threshold)
+    def rare(self, word: str) -> bool:
+        return word in self.index and len(self.index[word]) < self.threshold
 
-    def lookup(self, tokens) -> list[int]:
-        """Memory ids (ascending) whose key shares an entity or a rare word with ``tokens``."""
-        found = set()
-        for symbol in dict.fromkeys(tokens):
-            if self.usable(symbol):
-                found.update(self.index[symbol])
-        return sorted(found)
+    def lookup(self, tokens, entities=()) -> list[int]:
+        """Memory ids whose key holds one of ``entities`` (the question's, however many memories hold them) or a
+        word of ``tokens`` that is rare; the entities' memories first, each group in ascending order. A word that
+        spells an entity's name ("film" is also a tag) is a word here: only the question's own entities count."""
+        by_entity = sorted({i for e in entities for i in self.index.get(e, ())})
+        seen = set(by_entity)
+        by_word = sorted({i for w in tokens if w not in entities and self.rare(w) for i in self.index[w]} - seen)
+        return by_entity + by_word
 
     def subgraph(self, topic: str, hops: int, bound: int, hub: int) -> list[int]:
         """Multi-hop pre-selection: the memories about the topic entity, then about the entities they lead to, for
@@ -608,7 +608,7 @@ def load_memories(settings: dict, tasks: list[int]) -> KnowledgeBase:
         table = document_memories(documents, s["memory"], entities, s["window"])
     else:
         raise DataError(f"unknown memory representation {s['memory']!r}; expected one of {', '.join(REPRESENTATIONS)}")
-    return KnowledgeBase(table, entities, KeyHash(table, entities, s["threshold"]), EntityMatcher(entities), s)
+    return KnowledgeBase(table, entities, KeyHash(table, s["threshold"]), EntityMatcher(entities), s)
 
 
 def load(settings: dict, tasks: list[int], valid_fraction: float) -> KBData:
@@ -650,7 +650,7 @@ def memories_of(hashing: KeyHash, q: KBQuestion, settings: dict) -> list[int]:
     multi-hop questions over the KB, the bounded subgraph around its topic entity."""
     s = {**DEFAULTS, **settings}
     if s["memory"] != "kb":
-        return hashing.lookup(q.tokens)
+        return hashing.lookup(q.tokens, q.entities)
     if q.task > 1 and q.entities:
         return hashing.subgraph(q.entities[0], q.task, s["bound"], s["hub"])
-    return hashing.lookup(q.entities)
+    return hashing.lookup((), q.entities)  # KB keys hold entities and relations, no words of a question
