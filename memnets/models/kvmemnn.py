@@ -158,7 +158,7 @@ def address_with_index(model: KVMemNN, query: torch.Tensor, key_vectors: torch.T
     (T, Lv); ``index`` is anything with FAISS's ``search(x, k) -> (scores, ids)`` built on key_vectors.
     Returns (logits (B, V), per hop the (B, top_k) memory ids read, per hop the query vectors (B, d) searched).
     """
-    q = bag(model.embed, query)  # (B, d)
+    q = bag(model.symbol_matrix(), query)  # (B, d)
     read, searched = [], []
     for j in range(model.config.hops):
         searched.append(q)
@@ -169,10 +169,12 @@ def address_with_index(model: KVMemNN, query: torch.Tensor, key_vectors: torch.T
         q = model.update(q + (p.unsqueeze(-1) * value_vectors[ids]).sum(1), j)  # (B, d)
         read.append(ids)
     values = value_ids[read[-1]]  # (B, k, Lv): the candidates of "memory" are the values last read
-    return model.score(q, values, torch.ones(values.shape[:2], dtype=torch.bool), model.embed), read, searched
+    filled = torch.ones(values.shape[:2], dtype=torch.bool, device=values.device)  # (B, k) every read slot is real
+    return model.score(q, values, filled, model.symbol_matrix()), read, searched
 
 
 @torch.no_grad()
 def table_vectors(model: KVMemNN, table: torch.Tensor, chunk: int = 65536) -> torch.Tensor:
     """A Φ(row) of every row of a (T, L) symbol-id table: (T, d)."""
-    return torch.cat([bag(model.embed, table[i:i + chunk]) for i in range(0, table.shape[0], chunk)])
+    embed = model.symbol_matrix()
+    return torch.cat([bag(embed, table[i:i + chunk]) for i in range(0, table.shape[0], chunk)])
