@@ -69,8 +69,8 @@ def kvmemnn_metaqa() -> tuple[dict, TrainConfig]:
     kept at their random start. Most test answers never occur in training, so any embedding learned for them
     stays random while the others move: learned, the model fit the training questions in a few epochs and its
     validation error rose from 10.3% after epoch 1 to 13.5% after epoch 9 on 1-hop; frozen, reading a value copies
-    its code into the query, and the error still fell at epoch 4 (8.4%). d = 64 and SGD at 0.02, halved every 5 of 15 epochs,
-    train in minutes on one core."""
+    its code into the query, and the error still fell at epoch 4 (8.4%). d = 64 and SGD at 0.02, halved every 5 of
+    15 epochs, train in minutes on one core."""
     return ({"embed_dim": 64, "tie_answer": True, "candidates": "memory", "freeze_entities": True},
             TrainConfig(epochs=15, lr=0.02, anneal_every=5, linear_start=False, random_noise=0.0))
 

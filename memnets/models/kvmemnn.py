@@ -49,7 +49,7 @@ class KVMemNNOutput(NamedTuple):
 
 
 def bag(embedding: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-    """Φ then the embedding: the sum of the symbols' embeddings (id 0, padding, is the zero row). (..., L) -> (..., d)"""
+    """Φ then the embedding: the sum of the symbols' embeddings, id 0 (padding) adding nothing. (..., L) -> (..., d)"""
     return F.embedding(ids, embedding, padding_idx=0).sum(-2)
 
 
@@ -66,7 +66,8 @@ class KVMemNN(nn.Module):
         # R_j (§3.1), starting as the identity so that early training reads q + o (ours; the paper is silent)
         self.hop_maps = None
         if config.learn_hop_maps:
-            self.hop_maps = nn.Parameter(torch.eye(d).repeat(config.hops, 1, 1) + torch.randn(config.hops, d, d) * std / 10)
+            noise = torch.randn(config.hops, d, d) * std / 10
+            self.hop_maps = nn.Parameter(torch.eye(d).repeat(config.hops, 1, 1) + noise)  # (H, d, d)
         with torch.no_grad():  # padding embeds to zero and stays so (bag's padding_idx gives it no gradient)
             self.embed[0] = 0
             if self.answer_embed is not None:
