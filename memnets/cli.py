@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from memnets import checkpoint, evaluate, experiment
-from memnets.data import download
+from memnets.data import download, kb
 from memnets.data.babi import VARIANTS, DataError, decode, parse_tasks, tokenize
 from memnets.data.generator import Knobs, write_tasks
 from memnets.models import MODELS
@@ -48,10 +48,18 @@ def use_threads(count: int | None) -> None:
     torch.set_num_threads(count or int(os.environ.get("OMP_NUM_THREADS") or 1))
 
 
+KB_KNOBS = ("memory", "templates", "conjunction", "coreference", "threshold", "bound")  # --model kvmemnn's data
+
+
 def cmd_train(args) -> int:
     use_threads(args.threads)
-    tasks = parse_tasks(args.task)
-    settings = experiment.data_settings(args.data, args.data_dir, args.variant, args.questions, args.data_seed)
+    if args.model == "kvmemnn":
+        tasks = kb.parse_tasks(args.task)
+        knobs = {k: getattr(args, k) for k in KB_KNOBS if getattr(args, k) is not None}
+        settings = experiment.kb_data_settings(args.data_dir, args.questions, args.data_seed, knobs)
+    else:
+        tasks = parse_tasks(args.task)
+        settings = experiment.data_settings(args.data, args.data_dir, args.variant, args.questions, args.data_seed)
     run_dir = Path(args.out or time.strftime("runs/%Y%m%d-%H%M%S"))
     exp = experiment.Experiment(
         model=args.model, tasks=tasks, joint=args.joint, data=settings,
@@ -60,13 +68,24 @@ def cmd_train(args) -> int:
         run_dir=run_dir, resume=args.resume, progress=not args.quiet, command="memnets " + " ".join(args.argv),
         device=str(experiment.pick_device(args.device)))
     experiment.configs(exp.model, exp.joint, exp.model_options, exp.train_options)  # bad options: before any work
-    names = {"memn2n": "End-To-End Memory Networks", "memnn": "Memory Networks (MemNN)"}
+    names = {"memn2n": "End-To-End Memory Networks", "memnn": "Memory Networks (MemNN)",
+             "kvmemnn": "Key-Value Memory Networks"}
     print(f"memnets: training {names.get(args.model, args.model)} on {experiment.describe(settings)}")
     print(f"memnets: tasks {args.task} ({'one joint model' if args.joint else 'one model per task'}) on "
           f"{exp.device}, run directory {run_dir}")
     if args.resume and args.overwrite:
         raise ValueError("--resume continues the run in --out and --overwrite replaces it: pass one of them")
     report = experiment.run(exp, log=lambda line: print(f"memnets: {line}"), overwrite=args.overwrite)
+    if report.get("metric") == "hits@1":
+        print()
+        print(evaluate.hits_table(report))
+        print(f"memnets: mean hits@1 {report['mean_hits_at_1']:.1f}%; wall time {report['wall_seconds']:.0f} s; "
+              f"results in {run_dir / 'results.json'}")
+        if args.examples > 0:
+            first = min(tasks)
+            show_kb_examples(run_dir / (BEST if args.joint else f"task{first:02d}/{BEST}"), settings, first,
+                             args.examples)
+        return 0
     summary = {k: report[k] for k in ("per_task", "mean_error", "failed_tasks")}
     print()
     print(evaluate.markdown_table(summary, report["paper_column"]))
@@ -88,6 +107,47 @@ def show_examples(path: Path, settings: dict, task: int, count: int) -> None:
         found = experiment.answer(model, vocab, list(record.story), record.question)
         mark = "right" if found.answer == record.answer else f"wrong, expected {record.answer}"
         print_answer(record.question, found, mark)
+
+
+def show_kb_examples(path: Path, settings: dict, task: int, count: int) -> None:
+    """Answer the first few test questions of a knowledge-base task, with the top keys of every hop."""
+    model, vocab, meta = checkpoint.load_model(path)
+    data = experiment.read_data(settings, [task], 0.1)
+    memory = kb.KnowledgeBase(data.table, data.entities, data.hashing, kb.EntityMatcher(data.entities), settings)
+    tables = kb.encode_table(data.table, vocab)
+    print(f"\nmemnets: {min(count, len(data.questions['test']))} test question(s) of {kb.TASK_NAMES[task]}, "
+          f"answered by {path}:")
+    for q in data.questions["test"][:count]:
+        found = experiment.kb_answer(model, vocab, memory, tables, q.text, task)
+        print_kb_answer(q.text, found, "right" if found.answer in q.answers else f"wrong, expected "
+                        f"{' | '.join(q.answers[:3])}{' | ...' if len(q.answers) > 3 else ''}")
+
+
+def print_kb_answer(question: str, found: experiment.KBAnswer, note: str = "") -> None:
+    print(f"\nQ: {question}   A: {found.answer}" + (f"   ({note})" if note else ""))
+    print(f"  topic entity: {', '.join(found.entities) or 'none found'}; {found.memories} memories")
+    for j, top in enumerate(found.hops):
+        print(f"  hop {j + 1}: " + "; ".join(f"{w:.2f} {text}" for text, w in top))
+
+
+def kb_ask_loop(model, vocab, meta, source, interactive: bool) -> int:
+    """Answer knowledge-base questions, one a line (``[topic entity]`` brackets optional), from the knowledge base
+    the model was trained on."""
+    settings = meta["data"]
+    task = max(settings.get("tasks", [1]))
+    memory = kb.load_memories(settings, [1])
+    tables = kb.encode_table(memory.table, vocab)
+    if interactive:
+        print(f"Type a question about the knowledge base ({kb.TASK_NAMES[task]} model); Ctrl-D quits.")
+    while True:
+        if interactive:
+            print("> ", end="", flush=True)
+        line = source.readline()
+        if not line:
+            return 0
+        text = line.split("\t")[0].strip()
+        if text:
+            print_kb_answer(text, experiment.kb_answer(model, vocab, memory, tables, text, task))
 
 
 # ------------------------------------------------------------------------------------------------------ ask
@@ -116,6 +176,9 @@ def print_answer(question: str, found: experiment.Answer, note: str = "") -> Non
 def cmd_ask(args) -> int:
     model, vocab, meta = checkpoint.load_model(args.checkpoint)
     model.to(experiment.pick_device(args.device))
+    if meta["model"] == "kvmemnn":
+        source = io.StringIO(decode(Path(args.file).read_bytes(), args.file)) if args.file else sys.stdin
+        return kb_ask_loop(model, vocab, meta, source, not args.file and sys.stdin.isatty())
     if args.file:
         text = decode(Path(args.file).read_bytes(), args.file)  # a bad byte: one error naming the file and line
         return ask_loop(model, vocab, io.StringIO(text), False, args.plot)
@@ -167,6 +230,14 @@ def ask_loop(model, vocab, source, interactive: bool, plot: str | None) -> int:
 # ----------------------------------------------------------------------------------------------------- eval
 
 
+def parse_any_tasks(spec: str, target: Path) -> list[int]:
+    """bAbI task numbers, or knowledge-base hop counts (``1-hop``) when the checkpoints are of kvmemnn."""
+    first = next(iter(sorted(target.glob(f"**/{BEST}")) if target.is_dir() else [target]), None)
+    if first is not None and checkpoint.load(first)[1].get("model") == "kvmemnn":
+        return kb.parse_tasks(spec)
+    return parse_tasks(spec)
+
+
 def cmd_eval(args) -> int:
     use_threads(args.threads)
     target = Path(args.checkpoint)
@@ -175,15 +246,18 @@ def cmd_eval(args) -> int:
         raise checkpoint.CheckpointError(f"no {BEST} found under {target}")
     started = time.perf_counter()
     summary = experiment.evaluate_checkpoints(paths, args.data_dir, args.variant,
-                                              parse_tasks(args.task) if args.task else None,
+                                              parse_any_tasks(args.task, target) if args.task else None,
                                               log=lambda line: print(f"memnets: {line}"),
                                               device=experiment.pick_device(args.device))
     print()
-    print(evaluate.markdown_table(summary, None))
+    print(evaluate.hits_table(summary) if "coverage_cap" in summary else evaluate.markdown_table(summary, None))
     out = Path(args.out) if args.out else (target if target.is_dir() else target.parent) / "eval.json"
     evaluate.write_json(out, {"checkpoints": [str(p) for p in paths], **summary,
                               "wall_seconds": round(time.perf_counter() - started, 2)})
-    print(f"memnets: mean test error {summary['mean_error']:.1f}%, {summary['failed_tasks']} failed; wrote {out}")
+    if "coverage_cap" in summary:
+        print(f"memnets: mean hits@1 {summary['mean_hits_at_1']:.1f}%; wrote {out}")
+    else:
+        print(f"memnets: mean test error {summary['mean_error']:.1f}%, {summary['failed_tasks']} failed; wrote {out}")
     return 0
 
 
@@ -291,6 +365,28 @@ def build_parser() -> Parser:
     m.add_argument("--no-time-features", dest="time_features", action="store_false", default=None,
                    help="memnn: no write-time features (plain argmax lookups)")
     m.add_argument("--margin", type=positive(float), help="memnn: margin γ of the ranking loss (0.1)")
+    m.add_argument("--tie-answer", dest="tie_answer", action="store_true", default=None,
+                   help="kvmemnn: score answers with A itself (B = A)")
+    m.add_argument("--no-tie-answer", dest="tie_answer", action="store_false", help="kvmemnn: a separate B")
+    m.add_argument("--candidates", choices=["all", "memory"],
+                   help="kvmemnn: answer among all entities, or those of the question's memories")
+    m.add_argument("--freeze-entities", dest="freeze_entities", action="store_true", default=None,
+                   help="kvmemnn: keep the entities' embeddings at their random start")
+    m.add_argument("--train-entities", dest="freeze_entities", action="store_false",
+                   help="kvmemnn: learn the entities' embeddings (the paper)")
+    m.add_argument("--no-hop-maps", dest="learn_hop_maps", action="store_false", default=None,
+                   help="kvmemnn: R_j = I (q_{j+1} = q_j + o) instead of learned R_j")
+    m.add_argument("--init-std", dest="init_std", type=positive(float),
+                   help="kvmemnn: standard deviation of the initial embeddings (0.1)")
+    k = p.add_argument_group("knowledge-base data (--model kvmemnn; --data-dir: MetaQA or WikiMovies files)")
+    k.add_argument("--memory", dest="memory", choices=kb.REPRESENTATIONS,
+                   help="kb: triples (default); sentence, window, window-centre, window-title: documents "
+                        "rendered from the triples")
+    k.add_argument("--templates", type=positive(int), help="documents: phrasings per relation, 1-3 (1)")
+    k.add_argument("--conjunction", type=finite, help="documents: share of sentences joined by 'and' (0)")
+    k.add_argument("--coreference", type=finite, help="documents: share of later subjects made 'it' (0)")
+    k.add_argument("--threshold", type=positive(int), help="key hashing: skip words this frequent (1000)")
+    k.add_argument("--bound", type=positive(int), help="multi-hop: most memories of a subgraph (1000)")
     t = p.add_argument_group("training options (defaults: the model's preset)")
     t.add_argument("--epochs", type=positive(int), help="epochs after linear start (memn2n 100, joint 60; memnn 20)")
     t.add_argument("--anneal-every", dest="anneal_every", type=positive(int), help="halve lr every N epochs")

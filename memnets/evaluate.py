@@ -72,7 +72,11 @@ def support_accuracy(model: torch.nn.Module, data: Batch) -> dict[str, float]:
 
 def task_errors(model: torch.nn.Module, data: Batch) -> dict[int, float]:
     """Test error (%) of each task present in ``data``."""
-    wrong = predict(model, data) != data.answer
+    predicted = predict(model, data)
+    if data.answer.dim() == 2:  # (N, A) several gold answers (knowledge-base questions): any counts, as in hits@1
+        wrong = ~(data.answer == predicted.unsqueeze(1)).any(1)
+    else:
+        wrong = predicted != data.answer
     return {int(t): wrong[data.task == t].float().mean().item() * 100 for t in data.task.unique()}
 
 
@@ -100,6 +104,24 @@ def markdown_table(ours: dict, column: str | None, title: str = "ours") -> str:
         rows.append(row + (f" {paper['per_task'][str(t)]:.1f} |" if paper else ""))
     rows.append(f"| **mean error (%)** | **{ours['mean_error']:.1f}** |" + (f" {paper['mean_error']:.1f} |" if paper else ""))
     rows.append(f"| **failed tasks (> 5%)** | **{ours['failed_tasks']}** |" + (f" {paper['failed_tasks']} |" if paper else ""))
+    return "\n".join(rows) + "\n"
+
+
+def hits_summary(errors: dict[int, float], caps: dict[int, float]) -> dict:
+    """Knowledge-base questions: hits@1 (%) per task (``1-hop``, ...), their mean, and beside them the coverage cap,
+    the share (%) of test questions with a gold answer among their memories (``memnets.data.kb``)."""
+    hits = {f"{t}-hop": round(100 - e, 2) for t, e in sorted(errors.items())}
+    return {"metric": "hits@1", "per_task": hits, "mean_hits_at_1": round(sum(hits.values()) / len(hits), 2),
+            "coverage_cap": {f"{t}-hop": caps[t] for t in sorted(errors)},
+            "mean_error": round(sum(errors.values()) / len(errors), 2)}
+
+
+def hits_table(summary: dict) -> str:
+    """A Markdown table of hits@1 per task beside the coverage cap."""
+    rows = ["| task | hits@1 (%) | coverage cap (%) |", "|---|---:|---:|"]
+    for task, hits in summary["per_task"].items():
+        rows.append(f"| {task} | {hits:.1f} | {summary['coverage_cap'][task]:.1f} |")
+    rows.append(f"| **mean** | **{summary['mean_hits_at_1']:.1f}** | |")
     return "\n".join(rows) + "\n"
 
 

@@ -147,7 +147,8 @@ def test_memnn_refuses_data_without_supporting_facts(tmp_path, capsys):
 @pytest.mark.parametrize("argv, fragment", [
     (["--model", "memnn", "--hops", "2"], "--hops: not an option of --model memnn"),
     (["--lookups", "3"], "--lookups: not an option of --model memn2n"),
-    (["--model", "kvmemnn"], "invalid choice: 'kvmemnn'"),
+    (["--candidates", "all"], "--candidates: not an option of --model memn2n"),
+    (["--model", "nosuchmodel"], "invalid choice: 'nosuchmodel'"),
 ])
 def test_options_of_another_model_are_refused(argv, fragment, tmp_path, capsys):
     code, out, err = run_cli(["train", *argv, *TINY, "--out", tmp_path / "r"], capsys)

@@ -10,9 +10,11 @@ from typing import Any, Protocol
 import torch
 
 from memnets.models.memn2n import MemN2N, MemN2NConfig
+from memnets.models.kvmemnn import KVMemNN, KVMemNNConfig
 from memnets.models.memnn import MemNN, MemNNConfig
 
 MODELS = {"memn2n": (MemN2NConfig, MemN2N), "memnn": (MemNNConfig, MemNN)}
+MODELS["kvmemnn"] = (KVMemNNConfig, KVMemNN)
 
 
 class Trainable(Protocol):
