@@ -62,9 +62,15 @@ def memnn_babi_joint() -> tuple[dict, TrainConfig]:
     return {"embed_dim": 100}, memnn_babi()[1]
 
 
+def hmn_babi() -> tuple[dict, TrainConfig]:
+    """HMNet (issue #11): the loop's SGD without linear start (HMNet has no linear form); schedule ours."""
+    return {}, TrainConfig(epochs=100, lr=0.01, anneal_every=25, linear_start=False, random_noise=0.1)
+
+
 PRESETS: dict[str, dict[bool, Callable[[], tuple[dict, TrainConfig]]]] = {
     "memn2n": {False: memn2n_babi_1k, True: memn2n_babi_joint},
     "memnn": {False: memnn_babi, True: memnn_babi_joint},
+    "hmn": {False: hmn_babi, True: hmn_babi},
 }
 
 
@@ -164,6 +170,8 @@ def paper_column(settings: dict, model: str, model_cfg, training: TrainConfig, j
     if model == "memnn":
         published = model_cfg.adaptive and model_cfg.ngrams and model_cfg.nonlinear and model_cfg.time_features
         return "1k MemNN AM+NG+NL" if published and small and not joint else None
+    if model != "memn2n":  # the papers publish no such column for the other models
+        return None
     standard = (model_cfg.encoding.startswith("position") and model_cfg.temporal and model_cfg.tying == "adjacent"
                 and model_cfg.hops == 3 and training.linear_start and training.random_noise > 0)
     if not standard:

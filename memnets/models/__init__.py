@@ -9,10 +9,12 @@ from typing import Any, Protocol
 
 import torch
 
+from memnets.models.hmn import HMNet, HMNetConfig
 from memnets.models.memn2n import MemN2N, MemN2NConfig
 from memnets.models.memnn import MemNN, MemNNConfig
 
 MODELS = {"memn2n": (MemN2NConfig, MemN2N), "memnn": (MemNNConfig, MemNN)}
+MODELS["hmn"] = (HMNetConfig, HMNet)
 
 
 class Trainable(Protocol):
