@@ -48,7 +48,8 @@ def cmd_train(args) -> int:
         train_options={f: getattr(args, f) for f in TRAIN_FIELDS if getattr(args, f) is not None},
         run_dir=run_dir, resume=args.resume, progress=not args.quiet, command="memnets " + " ".join(args.argv))
     experiment.configs(exp.model, exp.joint, exp.model_options, exp.train_options)  # bad options: before any work
-    names = {"memn2n": "End-To-End Memory Networks", "memnn": "Memory Networks (MemNN)"}
+    names = {"memn2n": "End-To-End Memory Networks", "memnn": "Memory Networks (MemNN)",
+             "hmn": "the Hierarchical Memory Network (HMNet)"}
     print(f"memnets: training {names.get(args.model, args.model)} on {experiment.describe(settings)}")
     print(f"memnets: tasks {args.task} ({'one joint model' if args.joint else 'one model per task'}), "
           f"run directory {run_dir}")
@@ -275,6 +276,15 @@ def build_parser() -> Parser:
     m.add_argument("--no-time-features", dest="time_features", action="store_false", default=None,
                    help="memnn: no write-time features (plain argmax lookups)")
     m.add_argument("--margin", type=positive(float), help="memnn: margin γ of the ranking loss (0.1)")
+    m.add_argument("--region-size", dest="region_size", type=positive(int), help="hmn: rows per memory region (10)")
+    m.add_argument("--top-k", dest="top_k", type=count, help="hmn: regions read per hop (0: all)")
+    for part, what in (("memory-types", "memory-type embeddings (part 1)"), ("content-read", "content read (part 2)"),
+                       ("attention-gru", "attention GRU (part 3)"), ("output-memory", "output memory (part 4)"),
+                       ("regions", "region attention (part 5)")):
+        m.add_argument(f"--no-{part}", dest=part.replace("-", "_"), action="store_false", default=None,
+                       help=f"hmn: without its {what}")
+    m.add_argument("--layers", type=positive(int), help="transformer: encoder layers (2)")
+    m.add_argument("--heads", type=positive(int), help="transformer: attention heads (2)")
     t = p.add_argument_group("training options (defaults: the model's preset)")
     t.add_argument("--epochs", type=positive(int), help="epochs after linear start (memn2n 100, joint 60; memnn 20)")
     t.add_argument("--anneal-every", dest="anneal_every", type=positive(int), help="halve lr every N epochs")

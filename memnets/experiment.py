@@ -67,10 +67,19 @@ def hmn_babi() -> tuple[dict, TrainConfig]:
     return {}, TrainConfig(epochs=100, lr=0.01, anneal_every=25, linear_start=False, random_noise=0.1)
 
 
+
+def baseline_babi() -> tuple[dict, TrainConfig]:
+    """The LSTM and Transformer baselines of issue #11: HMNet's schedule, without random noise (it is a memory
+    network's regulariser, End-To-End §4.1)."""
+    return {}, dataclasses.replace(hmn_babi()[1], random_noise=0.0)
+
+
 PRESETS: dict[str, dict[bool, Callable[[], tuple[dict, TrainConfig]]]] = {
     "memn2n": {False: memn2n_babi_1k, True: memn2n_babi_joint},
     "memnn": {False: memnn_babi, True: memnn_babi_joint},
     "hmn": {False: hmn_babi, True: hmn_babi},
+    "lstm": {False: baseline_babi, True: baseline_babi},
+    "transformer": {False: baseline_babi, True: baseline_babi},
 }
 
 

@@ -10,11 +10,14 @@ from typing import Any, Protocol
 import torch
 
 from memnets.models.hmn import HMNet, HMNetConfig
+from memnets.models.lstm import LSTMConfig, LSTMReader
 from memnets.models.memn2n import MemN2N, MemN2NConfig
 from memnets.models.memnn import MemNN, MemNNConfig
+from memnets.models.transformer import SentenceTransformer, TransformerConfig
 
 MODELS = {"memn2n": (MemN2NConfig, MemN2N), "memnn": (MemNNConfig, MemNN)}
-MODELS["hmn"] = (HMNetConfig, HMNet)
+MODELS.update(hmn=(HMNetConfig, HMNet), lstm=(LSTMConfig, LSTMReader),  # HMNet and its baselines (issue #11)
+              transformer=(TransformerConfig, SentenceTransformer))
 
 
 class Trainable(Protocol):
