@@ -85,13 +85,20 @@ def show_examples(path: Path, settings: dict, task: int, count: int) -> None:
 def print_answer(question: str, found: experiment.Answer, note: str = "") -> None:
     """The answer, then one row per sentence: each hop's attention (or each lookup's score), marking its pick."""
     steps = len(found.weights)
+    gates = found.parts.get("gate", [])  # HMNet: its attention GRU's gates, beside each hop's read
     print(f"\nQ: {question}   A: {found.answer}" + (f"   ({note})" if note else ""))
-    print("  " + "  ".join(f"{found.step} {k + 1}" for k in range(steps)))
+    heads = [f"{found.step} {k + 1}" for k in range(steps)] + [f"gate {k + 1}" for k in range(len(gates))]
+    print("  " + "  ".join(heads))
     width = len(found.step) + 2
     for i, sentence in enumerate(found.sentences):
-        cells = "  ".join(f"{found.weights[k][i]:{width}.2f}" for k in range(steps))
+        cells = "  ".join([f"{found.weights[k][i]:{width}.2f}" for k in range(steps)]
+                          + [f"{g[i]:6.2f}" for g in gates])
         focus = [str(k + 1) for k in range(steps) if found.chosen[k] == i]
         print(f"  {cells}  {sentence}" + (f"   <- {found.step} {','.join(focus)}" if focus else ""))
+    for k, alpha in enumerate(found.parts.get("region", [])):
+        print(f"  hop {k + 1} regions (most recent first): " + " ".join(f"{a:.2f}" for a in alpha))
+    for k, omega in enumerate(found.parts.get("output", [])):
+        print(f"  hop {k + 1} output memory (query, hop 1, ...): " + " ".join(f"{o:.2f}" for o in omega))
     if found.step == "hop":
         empty = [1 - sum(w) for w in found.weights]  # the softmax weight that went to empty (nil) memory slots
         if max(empty) >= 0.005:
@@ -195,7 +202,8 @@ def cmd_serve(args) -> int:
 def cmd_generate(args) -> int:
     tasks = parse_tasks(args.task)
     knobs = Knobs(n_actors=args.actors, n_objects=args.objects, n_locations=args.locations,
-                  story_length=args.story_length, n_supporting=args.supporting)
+                  story_length=args.story_length, n_supporting=args.supporting,
+                  support_distance=args.support_distance)
     started = time.perf_counter()
     paths = write_tasks(args.out, tasks, args.questions, args.seed, knobs, test_questions=args.test_questions)
     print(f"memnets: wrote {len(paths)} files for {len(tasks)} task(s) to {args.out} "
@@ -232,6 +240,15 @@ def count(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def distance_knob(text: str) -> int | str:
+    if text == "spread":
+        return text
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a number of statements >= 1 or 'spread', got {text}")
     return value
 
 
@@ -339,6 +356,9 @@ def build_parser() -> Parser:
     p.add_argument("--locations", type=positive(int), help="places")
     p.add_argument("--story-length", type=positive(int), help="statements per story, distractors included")
     p.add_argument("--supporting", type=positive(int), help="supporting facts per question, where allowed")
+    p.add_argument("--support-distance", dest="support_distance", type=distance_knob,
+                   help="tasks 1-3: put each question N statements after its oldest supporting fact, or 'spread' "
+                        "the distance over the whole --story-length, with distractors between (one question a story)")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("data", help="data sets")

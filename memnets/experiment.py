@@ -391,6 +391,8 @@ class Answer(NamedTuple):
     step: str  # "hop" (End-To-End attention) or "lookup" (MemNN's O)
     weights: list[list[float]]  # per hop: attention over the sentences; per lookup: s_O of each sentence
     chosen: list[int | None]  # per hop or lookup, the sentence it picked (None: STOP, or no lookup)
+    parts: dict[str, list[list[float]]] = {}  # HMNet's other attentions per hop: "gate" (per sentence), "region"
+    # (α_r, region 1 the most recent), "output" (over the states of earlier hops)
 
 
 def answer(model, vocab: Vocab, story: list[str], question: str) -> Answer:
@@ -406,4 +408,9 @@ def answer(model, vocab: Vocab, story: list[str], question: str) -> Answer:
         chosen = [int(s) if 0 <= int(s) < kept else None for s in out.selected[0].tolist()]
         return Answer(text, sentences, "lookup", [row[:kept].tolist() for row in out.scores[0]], chosen)
     weights = [a[0, :kept].tolist() for a in out.attention]
-    return Answer(text, sentences, "hop", weights, [max(range(kept), key=w.__getitem__) for w in weights])
+    parts = {}
+    if hasattr(out, "gates"):  # HMNet
+        parts = {"gate": [g[0, :kept].tolist() for g in out.gates], "region": [r[0].tolist() for r in out.regions],
+                 "output": [o[0].tolist() for o in out.output_attention]}
+    return Answer(text, sentences, "hop", weights, [max(range(kept), key=w.__getitem__) for w in weights],
+                  {k: v for k, v in parts.items() if v})

@@ -77,7 +77,8 @@ def vectorize(records: list[QARecord], vocab: Vocab, memory_size: int = 50) -> B
         for slot, words in enumerate(s):
             story[i, slot, : len(words)] = words
         time[i, : len(s)] = np.arange(len(s), 0, -1)
-        kind[i, : len(s)] = [sentence.startswith(KB_MARKER) for sentence in records[i].story[len(records[i].story) - len(s):]]
+        kept = records[i].story[len(records[i].story) - len(s):]  # the statements in memory
+        kind[i, : len(s)] = [sentence.startswith(KB_MARKER) for sentence in kept]
         query[i, : len(q)] = q
         support[i, : len(sup)] = sup
     answer = torch.tensor([vocab.index.get(r.answer, 1) for r in records])
