@@ -101,7 +101,7 @@ def print_answer(question: str, found: experiment.Answer, note: str = "") -> Non
         print(f"  hop {k + 1} output memory (query, hop 1, ...): " + " ".join(f"{o:.2f}" for o in omega))
     if found.step == "hop":
         empty = [1 - sum(w) for w in found.weights]  # the softmax weight that went to empty (nil) memory slots
-        if max(empty) >= 0.005:
+        if empty and max(empty) >= 0.005:  # (a sequence reader has no attention at all)
             print("  " + "  ".join(f"{e:{width}.2f}" for e in empty) + "  (empty memory slots)")
     else:
         stops = [str(k + 1) for k in range(steps) if found.chosen[k] is None]
