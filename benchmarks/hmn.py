@@ -6,6 +6,7 @@
     python benchmarks/hmn.py baselines   # the LSTM and Transformer baselines on bAbI 1k
     python benchmarks/hmn.py long        # generated tasks 1-3 with long stories and far supports: HMNet vs End-To-End
     python benchmarks/hmn.py cost        # time and peak memory per question as the memory grows, with/without top_k
+    python benchmarks/hmn.py figure      # docs/hmn.png, the figure of HMNet's parts
 
 The real bAbI data is read from $MEMNETS_BABI_DIR (default ../shared/data/babi beside the repository), as in
 benchmarks/run.py, whose helpers run the ``memnets`` command in a child process and read its results.json.
@@ -263,7 +264,55 @@ print(json.dumps({{"n": n, "top_k": top_k, "region_size": s, "touched": touched,
                   "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
 
-BENCHMARKS = {"speed": speed, "babi1k": babi1k, "ablation": ablation, "baselines": baselines, "long": long,
+def figure() -> None:
+    """docs/hmn.png: HMNet's parts and how one hop flows through them (drawn, not measured)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(11, 6.2))
+    ax.set_xlim(0, 11)
+    ax.set_ylim(0, 6.2)
+    ax.axis("off")
+
+    def box(x, y, w, h, text, color):
+        ax.add_patch(plt.Rectangle((x, y), w, h, facecolor=color, edgecolor="black", linewidth=1))
+        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=8.5, wrap=True)
+
+    def arrow(x1, y1, x2, y2):
+        ax.annotate("", (x2, y2), (x1, y1), arrowprops={"arrowstyle": "->", "linewidth": 1})
+
+    box(0.2, 4.6, 2.6, 1.3, "story sentences + KB facts\n(PE sentence embedding\n+ type + temporal)\n"
+        "1. one shared memory M", "#dbe9f6")
+    box(0.2, 2.7, 2.6, 1.2, "M in regions of s rows,\ncounted from the most recent", "#dbe9f6")
+    box(3.4, 2.7, 2.5, 1.2, "5. region attention\nlocally connected summary\nα_r, keep top_k regions", "#fde0c5")
+    box(3.4, 4.6, 2.5, 1.3, "2. parameter-free read\nβ_i|r = softmax(m_i·u)\nc = Σ α_r β_i|r m_i", "#fde0c5")
+    box(3.4, 0.7, 2.5, 1.3, "3. attention GRU (DMN+)\ngates α_r γ_i|r; rows, then\nregions, oldest first -> e",
+        "#fde0c5")
+    box(6.5, 0.7, 2.0, 1.3, "4. output memory\nearlier states u_0..u_{t-1}\n+ sinusoids -> h", "#e2f0d9")
+    box(6.5, 3.3, 2.0, 1.6, "6. controller (per hop)\nu_t = u_{t-1} + c\n+ ReLU(W_t[u;q;c;e;h])", "#e2f0d9")
+    box(9.0, 3.6, 1.8, 1.0, "answer\nsoftmax over V\nfrom [u_K; q]", "#f2f2f2")
+    box(9.0, 5.2, 1.8, 0.8, "question q = u_0", "#f2f2f2")
+    arrow(1.5, 4.6, 1.5, 3.9)
+    arrow(2.8, 3.3, 3.4, 3.3)
+    arrow(4.65, 3.9, 4.65, 4.6)
+    arrow(4.65, 2.7, 4.65, 2.0)
+    arrow(5.9, 5.2, 6.5, 4.6)
+    arrow(5.9, 1.35, 6.5, 3.5)
+    arrow(7.5, 2.0, 7.5, 3.3)
+    arrow(8.5, 4.1, 9.0, 4.1)
+    arrow(9.9, 5.2, 8.5, 4.6)
+    ax.annotate("", (5.9, 3.9), (6.5, 4.3), arrowprops={"arrowstyle": "->", "linestyle": "--", "linewidth": 1})
+    ax.text(0.2, 0.45, "K hops: u_t queries parts 2, 3, 4 and 5 again (dashed).", fontsize=8.5)
+    ax.text(0.2, 0.2, "Rows touched per hop: R region summaries + k·s rows of the kept regions, instead of all N.",
+            fontsize=8.5)
+    fig.tight_layout()
+    fig.savefig(ROOT / "docs" / "hmn.png", dpi=110)
+    print(f"wrote {ROOT / 'docs' / 'hmn.png'}")
+
+
+BENCHMARKS = {"figure": figure, "speed": speed, "babi1k": babi1k, "ablation": ablation, "baselines": baselines, "long": long,
               "cost": cost}
 
 if __name__ == "__main__":
