@@ -204,3 +204,5 @@ def test_restarts_train_under_vmap_and_the_loss_falls(tmp_path, monkeypatch, cap
                               "Where is Mary?")
     assert found.answer in out and len(found.parts["gate"]) == 3 and len(found.weights[0]) == 2
     assert dataclasses.asdict(net.config)["top_k"] == 0
+    code, out, err = run_cli(["eval", "run"], capsys)  # eval rebuilds it through the same load path
+    assert code == 0 and "task 1" in out, err
