@@ -67,7 +67,6 @@ def hmn_babi() -> tuple[dict, TrainConfig]:
     return {}, TrainConfig(epochs=100, lr=0.01, anneal_every=25, linear_start=False, random_noise=0.1)
 
 
-
 def baseline_babi() -> tuple[dict, TrainConfig]:
     """The LSTM and Transformer baselines of issue #11: HMNet's schedule, without random noise (it is a memory
     network's regulariser, End-To-End §4.1)."""
