@@ -3,6 +3,7 @@
     python benchmarks/hmn.py speed       # training questions/s of HMNet beside End-To-End, task 1 (1k), one run each
     python benchmarks/hmn.py babi1k      # bAbI 1k, one model per task, beside End-To-End and the published anchors
     python benchmarks/hmn.py ablation    # each of parts 1-5 off in turn, on the tasks of ABLATION_TASKS
+    python benchmarks/hmn.py ablation-so-far   # the same table from the variants already finished (trains nothing)
     python benchmarks/hmn.py baselines   # the LSTM and Transformer baselines on bAbI 1k
     python benchmarks/hmn.py long        # generated tasks 1-3 with long stories and far supports: HMNet vs End-To-End
     python benchmarks/hmn.py cost        # time and peak memory per question as the memory grows, with/without top_k
@@ -121,8 +122,10 @@ ABLATIONS = {"HMNet (all parts)": [], "- part 1 (memory types, temporal)": ["--n
              "- part 4 (output memory)": ["--no-output-memory"], "- part 5 (region attention)": ["--no-regions"]}
 
 
-def ablation() -> None:
-    columns, commands, rows = {}, [], []
+def ablation(finished_only: bool = False) -> None:
+    """``finished_only`` (``ablation-so-far``) trains nothing: it tables the variants whose runs have finished, and
+    names the others, so that a long ablation can be reported while it runs."""
+    columns, commands, rows, missing = {}, [], [], []
     full = RESULTS / "hmn-babi1k.json"
     tasks = ABLATION_TASKS.split(",")
     for i, (name, flags) in enumerate(ABLATIONS.items()):
@@ -130,6 +133,12 @@ def ablation() -> None:
             result = json.loads(full.read_text())["result"]
             result = {"command": result["command"], "per_task": {t: result["per_task"][t] for t in tasks}}
             wall = None
+        elif finished_only:
+            done = ROOT / f"runs/bench-hmn-ablation-{i}" / "results.json"
+            if not done.is_file():
+                missing.append(name)
+                continue
+            result, wall = json.loads(done.read_text()), None
         else:
             result, wall, _ = train("hmn", f"runs/bench-hmn-ablation-{i}", SCHEDULE + flags, tasks=ABLATION_TASKS)
         mean = sum(result["per_task"].values()) / len(result["per_task"])
@@ -138,13 +147,18 @@ def ablation() -> None:
         rows.append({"variant": name, "mean_error": mean, "per_task": result["per_task"], "wall_seconds": wall})
     base = rows[0]["mean_error"]
     md = [f"# HMNet ablation: each part off in turn, bAbI 1k tasks {ABLATION_TASKS}\n",
-          "Produced by `python benchmarks/hmn.py ablation`. A subset of the tasks, for time (2 shared CPU cores); "
+          f"Produced by `python benchmarks/hmn.py {'ablation-so-far' if finished_only else 'ablation'}`. A subset of the tasks, for time (2 shared CPU cores); "
           f"each variant with the schedule of the 1k benchmark ({EPOCHS} epochs, best of {RESTARTS} restarts); the "
           "row with every part is that benchmark's run (docs/results/hmn-babi1k.json), not run again.\n",
           "| variant | mean error (%) | change (points) |", "|---|---:|---:|"]
     md += [f"| {r['variant']} | {r['mean_error']:.1f} | {r['mean_error'] - base:+.1f} |" for r in rows]
+    if missing:
+        md += ["", "Not finished when this table was written (`python benchmarks/hmn.py ablation-so-far`): "
+               + ", ".join(missing) + "."]
     md += ["", per_task_table(columns), "Commands:\n"] + [f"    {c}" for c in commands]
-    write("ablation", {"tasks": ABLATION_TASKS, "rows": rows, "commands": commands,
+    produced = {"command": "python benchmarks/hmn.py ablation-so-far"} if finished_only else {}
+    write("ablation", {**produced, "tasks": ABLATION_TASKS, "rows": rows, "commands": commands,
+                       "not_finished": missing,
                        "full_run": "docs/results/hmn-babi1k.json" if full.is_file() else None}, "\n".join(md) + "\n")
 
 
@@ -321,7 +335,8 @@ def figure() -> None:
     print(f"wrote {ROOT / 'docs' / 'hmn.png'}")
 
 
-BENCHMARKS = {"figure": figure, "speed": speed, "babi1k": babi1k, "ablation": ablation, "baselines": baselines, "long": long,
+BENCHMARKS = {"figure": figure, "speed": speed, "babi1k": babi1k, "ablation": ablation,
+              "ablation-so-far": lambda: ablation(finished_only=True), "baselines": baselines, "long": long,
               "cost": cost}
 
 if __name__ == "__main__":
