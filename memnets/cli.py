@@ -69,7 +69,7 @@ def cmd_train(args) -> int:
         device=str(experiment.pick_device(args.device)))
     experiment.configs(exp.model, exp.joint, exp.model_options, exp.train_options)  # bad options: before any work
     names = {"memn2n": "End-To-End Memory Networks", "memnn": "Memory Networks (MemNN)",
-             "kvmemnn": "Key-Value Memory Networks"}
+             "kvmemnn": "Key-Value Memory Networks", "hmn": "the Hierarchical Memory Network (HMNet)"}
     print(f"memnets: training {names.get(args.model, args.model)} on {experiment.describe(settings)}")
     print(f"memnets: tasks {args.task} ({'one joint model' if args.joint else 'one model per task'}) on "
           f"{exp.device}, run directory {run_dir}")
@@ -156,16 +156,23 @@ def kb_ask_loop(model, vocab, meta, source, interactive: bool) -> int:
 def print_answer(question: str, found: experiment.Answer, note: str = "") -> None:
     """The answer, then one row per sentence: each hop's attention (or each lookup's score), marking its pick."""
     steps = len(found.weights)
+    gates = found.parts.get("gate", [])  # HMNet: its attention GRU's gates, beside each hop's read
     print(f"\nQ: {question}   A: {found.answer}" + (f"   ({note})" if note else ""))
-    print("  " + "  ".join(f"{found.step} {k + 1}" for k in range(steps)))
+    heads = [f"{found.step} {k + 1}" for k in range(steps)] + [f"gate {k + 1}" for k in range(len(gates))]
+    print("  " + "  ".join(heads))
     width = len(found.step) + 2
     for i, sentence in enumerate(found.sentences):
-        cells = "  ".join(f"{found.weights[k][i]:{width}.2f}" for k in range(steps))
+        cells = "  ".join([f"{found.weights[k][i]:{width}.2f}" for k in range(steps)]
+                          + [f"{g[i]:6.2f}" for g in gates])
         focus = [str(k + 1) for k in range(steps) if found.chosen[k] == i]
         print(f"  {cells}  {sentence}" + (f"   <- {found.step} {','.join(focus)}" if focus else ""))
+    for k, alpha in enumerate(found.parts.get("region", [])):
+        print(f"  hop {k + 1} regions (most recent first): " + " ".join(f"{a:.2f}" for a in alpha))
+    for k, omega in enumerate(found.parts.get("output", [])):
+        print(f"  hop {k + 1} output memory (query, hop 1, ...): " + " ".join(f"{o:.2f}" for o in omega))
     if found.step == "hop":
         empty = [1 - sum(w) for w in found.weights]  # the softmax weight that went to empty (nil) memory slots
-        if max(empty) >= 0.005:
+        if empty and max(empty) >= 0.005:  # (a sequence reader has no attention at all)
             print("  " + "  ".join(f"{e:{width}.2f}" for e in empty) + "  (empty memory slots)")
     else:
         stops = [str(k + 1) for k in range(steps) if found.chosen[k] is None]
@@ -283,7 +290,8 @@ def cmd_serve(args) -> int:
 def cmd_generate(args) -> int:
     tasks = parse_tasks(args.task)
     knobs = Knobs(n_actors=args.actors, n_objects=args.objects, n_locations=args.locations,
-                  story_length=args.story_length, n_supporting=args.supporting)
+                  story_length=args.story_length, n_supporting=args.supporting,
+                  support_distance=args.support_distance)
     started = time.perf_counter()
     paths = write_tasks(args.out, tasks, args.questions, args.seed, knobs, test_questions=args.test_questions)
     print(f"memnets: wrote {len(paths)} files for {len(tasks)} task(s) to {args.out} "
@@ -320,6 +328,15 @@ def count(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def distance_knob(text: str) -> int | str:
+    if text == "spread":
+        return text
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a number of statements >= 1 or 'spread', got {text}")
     return value
 
 
@@ -365,6 +382,15 @@ def build_parser() -> Parser:
     m.add_argument("--no-time-features", dest="time_features", action="store_false", default=None,
                    help="memnn: no write-time features (plain argmax lookups)")
     m.add_argument("--margin", type=positive(float), help="memnn: margin γ of the ranking loss (0.1)")
+    m.add_argument("--region-size", dest="region_size", type=positive(int), help="hmn: rows per memory region (10)")
+    m.add_argument("--top-k", dest="top_k", type=count, help="hmn: regions read per hop (0: all)")
+    for part, what in (("memory-types", "memory-type embeddings (part 1)"), ("content-read", "content read (part 2)"),
+                       ("attention-gru", "attention GRU (part 3)"), ("output-memory", "output memory (part 4)"),
+                       ("regions", "region attention (part 5)")):
+        m.add_argument(f"--no-{part}", dest=part.replace("-", "_"), action="store_false", default=None,
+                       help=f"hmn: without its {what}")
+    m.add_argument("--layers", type=positive(int), help="transformer: encoder layers (2)")
+    m.add_argument("--heads", type=positive(int), help="transformer: attention heads (2)")
     m.add_argument("--tie-answer", dest="tie_answer", action="store_true", default=None,
                    help="kvmemnn: score answers with A itself (B = A)")
     m.add_argument("--no-tie-answer", dest="tie_answer", action="store_false", help="kvmemnn: a separate B")
@@ -451,6 +477,9 @@ def build_parser() -> Parser:
     p.add_argument("--locations", type=positive(int), help="places")
     p.add_argument("--story-length", type=positive(int), help="statements per story, distractors included")
     p.add_argument("--supporting", type=positive(int), help="supporting facts per question, where allowed")
+    p.add_argument("--support-distance", dest="support_distance", type=distance_knob,
+                   help="tasks 1-3: put each question N statements after its oldest supporting fact, or 'spread' "
+                        "the distance over the whole --story-length, with distractors between (one question a story)")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("data", help="data sets")

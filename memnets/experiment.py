@@ -88,11 +88,25 @@ def kvmemnn_metaqa() -> tuple[dict, TrainConfig]:
             TrainConfig(epochs=15, lr=0.02, anneal_every=5, linear_start=False, random_noise=0.0))
 
 
+def hmn_babi() -> tuple[dict, TrainConfig]:
+    """HMNet (issue #11): the loop's SGD without linear start (HMNet has no linear form); schedule ours."""
+    return {}, TrainConfig(epochs=100, lr=0.01, anneal_every=25, linear_start=False, random_noise=0.1)
+
+
+def baseline_babi() -> tuple[dict, TrainConfig]:
+    """The LSTM and Transformer baselines of issue #11: HMNet's schedule, without random noise (it is a memory
+    network's regulariser, End-To-End §4.1)."""
+    return {}, dataclasses.replace(hmn_babi()[1], random_noise=0.0)
+
+
 PRESETS: dict[str, dict[bool, Callable[[], tuple[dict, TrainConfig]]]] = {
     "memn2n": {False: memn2n_babi_1k, True: memn2n_babi_joint},
     "memnn": {False: memnn_babi, True: memnn_babi_joint},
+    "hmn": {False: hmn_babi, True: hmn_babi},
+    "lstm": {False: baseline_babi, True: baseline_babi},
+    "transformer": {False: baseline_babi, True: baseline_babi},
+    "kvmemnn": {False: kvmemnn_metaqa, True: kvmemnn_metaqa},
 }
-PRESETS["kvmemnn"] = {False: kvmemnn_metaqa, True: kvmemnn_metaqa}
 
 
 def configs(model: str, joint: bool, model_options: dict, train_options: dict, vocab_size: int = 1):
@@ -223,6 +237,8 @@ def paper_column(settings: dict, model: str, model_cfg, training: TrainConfig, j
     if model == "memnn":
         published = model_cfg.adaptive and model_cfg.ngrams and model_cfg.nonlinear and model_cfg.time_features
         return "1k MemNN AM+NG+NL" if published and small and not joint else None
+    if model != "memn2n":  # the papers publish no such column for the other models
+        return None
     standard = (model_cfg.encoding.startswith("position") and model_cfg.temporal and model_cfg.tying == "adjacent"
                 and model_cfg.hops == 3 and training.linear_start and training.random_noise > 0)
     if not standard:
@@ -484,6 +500,8 @@ class Answer(NamedTuple):
     step: str  # "hop" (End-To-End attention) or "lookup" (MemNN's O)
     weights: list[list[float]]  # per hop: attention over the sentences; per lookup: s_O of each sentence
     chosen: list[int | None]  # per hop or lookup, the sentence it picked (None: STOP, or no lookup)
+    parts: dict[str, list[list[float]]] = {}  # HMNet's other attentions per hop: "gate" (per sentence), "region"
+    # (α_r, region 1 the most recent), "output" (over the states of earlier hops)
 
 
 def answer(model, vocab: Vocab, story: list[str], question: str) -> Answer:
@@ -500,7 +518,12 @@ def answer(model, vocab: Vocab, story: list[str], question: str) -> Answer:
         chosen = [int(s) if 0 <= int(s) < kept else None for s in out.selected[0].tolist()]
         return Answer(text, sentences, "lookup", [row[:kept].tolist() for row in out.scores[0]], chosen)
     weights = [a[0, :kept].tolist() for a in out.attention]
-    return Answer(text, sentences, "hop", weights, [max(range(kept), key=w.__getitem__) for w in weights])
+    parts = {}
+    if hasattr(out, "gates"):  # HMNet
+        parts = {"gate": [g[0, :kept].tolist() for g in out.gates], "region": [r[0].tolist() for r in out.regions],
+                 "output": [o[0].tolist() for o in out.output_attention]}
+    return Answer(text, sentences, "hop", weights, [max(range(kept), key=w.__getitem__) for w in weights],
+                  {k: v for k, v in parts.items() if v})
 
 
 class KBAnswer(NamedTuple):

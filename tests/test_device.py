@@ -20,7 +20,7 @@ from memnets.models import MODELS
 from memnets.train import TrainConfig, train
 from test_cli import FAST, run_cli
 
-BABI_MODELS = ["memn2n", "memnn"]
+BABI_MODELS = ["memn2n", "memnn", "hmn", "lstm", "transformer"]
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 
 

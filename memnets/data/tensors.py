@@ -3,6 +3,10 @@
 Memory holds the most recent ``memory_size`` statements, oldest first, left-aligned. ``time`` gives each slot its
 distance from the question (1 = the most recent statement, as Sukhbaatar et al. 2015 §4.1 index sentences in
 reverse order) and 0 for an empty slot, so ``time > 0`` is the memory mask.
+
+Mixed-type memories: a statement written ``KB: <fact>`` (for instance ``3 KB: the kitchen is north of the
+garden.`` in a bAbI-format file) is a knowledge-base fact rather than a story sentence. ``kind`` marks it (1; story
+sentences 0) and the marker itself is not encoded. Models without memory types ignore ``kind``.
 """
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ import torch
 
 from memnets.data.babi import QARecord, tokenize
 from memnets.data.vocab import Vocab
+
+KB_MARKER = "KB:"  # a statement starting with it is a knowledge-base fact (memory type 1)
 
 
 @dataclass
@@ -25,6 +31,11 @@ class Batch:
     answer: torch.Tensor  # (N,) answer word id
     supports: torch.Tensor  # (N, S) memory slots of the supporting facts, -1 = none (or outside the memory)
     task: torch.Tensor  # (N,) bAbI task number
+    kind: torch.Tensor | None = None  # (N, M) memory type of each slot: 0 story sentence, 1 KB fact (KB_MARKER)
+
+    def __post_init__(self):
+        if self.kind is None:
+            self.kind = torch.zeros_like(self.time)
 
     def __len__(self) -> int:
         return self.answer.shape[0]
@@ -45,7 +56,7 @@ def vectorize(records: list[QARecord], vocab: Vocab, memory_size: int = 50) -> B
 
     def encode(sentence: str) -> list[int]:
         if sentence not in ids:
-            ids[sentence] = vocab.encode(tokenize(sentence)) or [1]
+            ids[sentence] = vocab.encode(tokenize(sentence.removeprefix(KB_MARKER))) or [1]
         return ids[sentence]
 
     stories, queries, supports = [], [], []
@@ -59,15 +70,18 @@ def vectorize(records: list[QARecord], vocab: Vocab, memory_size: int = 50) -> B
     j = max(1, max((len(w) for s in stories for w in s), default=1))
     story = np.zeros((n, m, j), dtype=np.int64)
     time = np.zeros((n, m), dtype=np.int64)
+    kind = np.zeros((n, m), dtype=np.int64)
     query = np.zeros((n, max(len(q) for q in queries)), dtype=np.int64)
     support = np.full((n, max(1, max(len(s) for s in supports))), -1, dtype=np.int64)
     for i, (s, q, sup) in enumerate(zip(stories, queries, supports)):
         for slot, words in enumerate(s):
             story[i, slot, : len(words)] = words
         time[i, : len(s)] = np.arange(len(s), 0, -1)
+        kept = records[i].story[len(records[i].story) - len(s):]  # the statements in memory
+        kind[i, : len(s)] = [sentence.startswith(KB_MARKER) for sentence in kept]
         query[i, : len(q)] = q
         support[i, : len(sup)] = sup
     answer = torch.tensor([vocab.index.get(r.answer, 1) for r in records])
     task = torch.tensor([r.task for r in records])
     return Batch(*(torch.from_numpy(a) for a in (story, query, time)), answer,
-                 torch.from_numpy(support), task)
+                 torch.from_numpy(support), task, torch.from_numpy(kind))

@@ -9,12 +9,16 @@ from typing import Any, Protocol
 
 import torch
 
+from memnets.models.hmn import HMNet, HMNetConfig
+from memnets.models.lstm import LSTMConfig, LSTMReader
 from memnets.models.memn2n import MemN2N, MemN2NConfig
 from memnets.models.kvmemnn import KVMemNN, KVMemNNConfig
 from memnets.models.memnn import MemNN, MemNNConfig
+from memnets.models.transformer import SentenceTransformer, TransformerConfig
 
-MODELS = {"memn2n": (MemN2NConfig, MemN2N), "memnn": (MemNNConfig, MemNN)}
-MODELS["kvmemnn"] = (KVMemNNConfig, KVMemNN)
+MODELS = {"memn2n": (MemN2NConfig, MemN2N), "memnn": (MemNNConfig, MemNN), "kvmemnn": (KVMemNNConfig, KVMemNN),
+          "hmn": (HMNetConfig, HMNet),  # and its two baselines (issue #11):
+          "lstm": (LSTMConfig, LSTMReader), "transformer": (TransformerConfig, SentenceTransformer)}
 
 
 class Trainable(Protocol):

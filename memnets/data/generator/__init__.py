@@ -12,6 +12,7 @@ import random
 from pathlib import Path
 
 from memnets.data.babi import TASK_NAMES, QARecord
+from memnets.data.generator import distance
 from memnets.data.generator.common import Knobs, Line, StoryMaker, format_story
 from memnets.data.generator.logic_tasks import STORY_MAKERS as _LOGIC
 from memnets.data.generator.world_tasks import STORY_MAKERS as _WORLD
@@ -26,9 +27,14 @@ def generate_task(task: int, n_questions: int, seed: int, split: str, knobs: Kno
         raise ValueError(f"no generator for task {task}; tasks are 1-20")
     rng = random.Random(f"babi-{seed}-{task}-{split}")  # string seeds hash stably, independent of other tasks
     knobs = knobs or Knobs()
+    distance.check(knobs, task)
+    far = knobs.support_distance is not None  # a short story, then distractors (memnets.data.generator.distance)
+    short = dataclasses.replace(knobs, story_length=None, support_distance=None) if far else knobs
     stories, count = [], 0
     while count < n_questions:
-        story = STORY_MAKERS[task](rng, knobs)
+        story = STORY_MAKERS[task](rng, short)
+        if far:
+            story = distance.place_far(rng, story, knobs)
         kept = []
         for line in story:
             kept.append(line)

@@ -31,6 +31,8 @@ class Knobs:
     n_locations: int | None = None  # how many places exist
     story_length: int | None = None  # statements per story (distractors fill the gaps between support)
     n_supporting: int | None = None  # supporting facts per question, where the task allows it
+    support_distance: int | str | None = None  # tasks 1-3: statements back to the oldest support, or "spread"
+    # over the whole story_length, with distractors between (``memnets.data.generator.distance``)
     extra: dict = field(default_factory=dict)  # task-specific settings, documented by each task
 
 

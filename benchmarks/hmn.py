@@ -1,0 +1,347 @@
+"""Benchmarks of HMNet (issue #11); each writes docs/results/hmn-<name>.json and .md, naming the commands it ran.
+
+    python benchmarks/hmn.py speed       # training questions/s of HMNet beside End-To-End, task 1 (1k), one run each
+    python benchmarks/hmn.py babi1k      # bAbI 1k, one model per task, beside End-To-End and the published anchors
+    python benchmarks/hmn.py ablation    # each of parts 1-5 off in turn, on the tasks of ABLATION_TASKS
+    python benchmarks/hmn.py ablation-so-far   # the same table from the variants already finished (trains nothing)
+    python benchmarks/hmn.py baselines   # the LSTM and Transformer baselines on bAbI 1k
+    python benchmarks/hmn.py long        # generated tasks 1-3 with long stories and far supports: HMNet vs End-To-End
+    python benchmarks/hmn.py cost        # time and peak memory per question as the memory grows, with/without top_k
+    python benchmarks/hmn.py figure      # docs/hmn.png, the figure of HMNet's parts
+
+The real bAbI data is read from $MEMNETS_BABI_DIR (default ../shared/data/babi beside the repository), as in
+benchmarks/run.py, whose helpers run the ``memnets`` command in a child process and read its results.json.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import BABI, ROOT, machine, memnets  # noqa: E402
+
+RESULTS = ROOT / "docs" / "results"
+# HMNet's 1k schedule here: the preset's SGD with fewer epochs than End-To-End's 100 + 20, because HMNet's attention
+# GRU runs in eager mode (torch.compile of its recurrence took over 200 s per task on this machine)
+EPOCHS, ANNEAL, RESTARTS = "60", "20", "2"
+SCHEDULE = ["--epochs", EPOCHS, "--anneal-every", ANNEAL, "--restarts", RESTARTS, "--no-compile"]
+ABLATION_TASKS = "2,11,14"  # mid-range errors in the 1k run; task 2 has 5 regions of 10 rows, 11 one, 14 two
+PUBLISHED_1K = {  # mean test error (%) and failed tasks, bAbI 1k, weakly supervised unless noted (issue #11)
+    "End-To-End (Sukhbaatar et al. 2015)": (13.9, 11), "Gated End-To-End (Liu & Perez 2017)": (12.7, 10),
+    "Query-Reduction Networks (Seo et al. 2017)": (9.9, 7), "Universal Transformer + ACT (Dehghani et al. 2019)":
+    (4.55, 3), "MemNN, strongly supervised (Weston et al. 2015)": (6.7, None)}
+
+
+def write(name: str, payload: dict, markdown: str) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    payload = {"benchmark": f"hmn-{name}", "command": f"python benchmarks/hmn.py {name}", "machine": machine(),
+               **payload}
+
+    def relative(text: str) -> str:  # results name paths relative to the checkout, never this machine's
+        return text.replace(f"{ROOT}/", "").replace(f"{ROOT.parent}/", "../")
+
+    (RESULTS / f"hmn-{name}.json").write_text(relative(json.dumps(payload, indent=2)) + "\n")
+    (RESULTS / f"hmn-{name}.md").write_text(relative(markdown))
+    print(markdown)
+
+
+def train(model: str, out: str, extra: list[str], tasks: str = "all", data: list[str] | None = None) -> tuple:
+    args = ["train", "--model", model, "--task", tasks, *(data or ["--data-dir", BABI]), *extra, "--quiet",
+            "--examples", "0", "--out", out]
+    if Path(out, "run.json").is_file():
+        args.append("--resume")  # an interrupted benchmark continues; finished tasks are kept
+    return memnets(args)
+
+
+def end_to_end_1k() -> dict:
+    """Our End-To-End per-task errors on 1k (docs/results/babi1k.json), for the side-by-side columns."""
+    path = RESULTS / "babi1k.json"
+    return json.loads(path.read_text())["results"]["per_task"] if path.is_file() else {}
+
+
+def per_task_table(columns: dict[str, dict]) -> str:
+    tasks = sorted({int(t) for c in columns.values() for t in c})
+    lines = ["| task | " + " | ".join(columns) + " |", "|---:|" + "---:|" * len(columns)]
+    for t in tasks:
+        cells = [f"{c[str(t)]:.1f}" if str(t) in c else "" for c in columns.values()]
+        lines.append(f"| {t} | " + " | ".join(cells) + " |")
+    means = [f"**{sum(c.values()) / len(c):.1f}**" if c else "" for c in columns.values()]
+    failed = [f"**{sum(e > 5 for e in c.values())}**" for c in columns.values()]
+    lines += ["| **mean error (%)** | " + " | ".join(means) + " |",
+              "| **failed tasks (> 5%)** | " + " | ".join(failed) + " |"]
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------------------- benchmarks
+
+
+def speed() -> None:
+    rows, commands = [], []
+    for model, extra in (("memn2n", []), ("hmn", SCHEDULE[:4] + ["--no-compile"])):
+        result, wall, peak = train(model, f"runs/bench-hmn-speed-{model}", extra, tasks="1")
+        commands.append(result["command"])
+        rows.append({"model": model, "questions_per_second": result["questions_per_second"], "wall_seconds": wall,
+                     "test_error": result["per_task"]["1"], "peak_mib": round(peak)})
+    ratio = rows[1]["questions_per_second"] / rows[0]["questions_per_second"]
+    md = ["# Training speed: HMNet beside the End-To-End model, bAbI task 1 (1k), one run each\n",
+          "Produced by `python benchmarks/hmn.py speed`. Questions per second count every training question after "
+          "the first epoch; End-To-End with its defaults (torch.compile, 100 epochs after linear start), HMNet with "
+          f"the schedule of the 1k benchmark ({EPOCHS} epochs, eager mode). 2 CPU cores shared with other work.\n",
+          "| model | questions/s | wall time (s) | test error (%) |", "|---|---:|---:|---:|"]
+    md += [f"| {r['model']} | {r['questions_per_second']:,} | {r['wall_seconds']:.1f} | {r['test_error']:.1f} |"
+           for r in rows]
+    md += [f"\nHMNet trains at {ratio:.2f}x the End-To-End model's questions/s.\n", "Commands:\n"]
+    md += [f"    {c}" for c in commands]
+    write("speed", {"rows": rows, "ratio": ratio, "commands": commands}, "\n".join(md) + "\n")
+
+
+def babi1k() -> None:
+    result, wall, peak = train("hmn", "runs/bench-hmn-babi1k", SCHEDULE)
+    ours = result["per_task"]
+    md = [f"# HMNet on bAbI 1k, one model per task, best of {RESTARTS} restarts\n",
+          "Produced by `python benchmarks/hmn.py babi1k`, which ran:\n", f"    {result['command']}\n",
+          per_task_table({"HMNet": ours, "End-To-End (ours, docs/results/babi1k.md)": end_to_end_1k()}),
+          f"\nHMNet: mean {result['mean_error']:.1f}%, {result['failed_tasks']} failed. Target (issue #11): at most "
+          "8.0%. Published anchors (mean %, failed tasks):\n"]
+    md += [f"- {name}: {mean}" + (f" ({failed})" if failed is not None else "") for name, (mean, failed)
+           in PUBLISHED_1K.items()]
+    train_s = result["train_seconds"]  # summed over the tasks' result.json files, so it survives --resume
+    md.append(f"\nTraining time {train_s:.0f} s ({train_s / 60:.1f} min, the tasks' sum) on 2 CPU cores shared "
+              f"with other work; training throughput {result['questions_per_second']:,} questions/s (all restarts). "
+              f"This invocation's wall time {wall:.0f} s (less when --resume kept finished tasks).")
+    write("babi1k", {"result": result, "wall_seconds": wall, "peak_mib": round(peak),
+                     "published": PUBLISHED_1K}, "\n".join(md) + "\n")
+
+
+ABLATIONS = {"HMNet (all parts)": [], "- part 1 (memory types, temporal)": ["--no-memory-types", "--no-temporal"],
+             "- part 2 (content read)": ["--no-content-read"], "- part 3 (attention GRU)": ["--no-attention-gru"],
+             "- part 4 (output memory)": ["--no-output-memory"], "- part 5 (region attention)": ["--no-regions"]}
+
+
+def ablation(finished_only: bool = False) -> None:
+    """``finished_only`` (``ablation-so-far``) trains nothing: it tables the variants whose runs have finished, and
+    names the others, so that a long ablation can be reported while it runs."""
+    columns, commands, rows, missing = {}, [], [], []
+    full = RESULTS / "hmn-babi1k.json"
+    tasks = ABLATION_TASKS.split(",")
+    for i, (name, flags) in enumerate(ABLATIONS.items()):
+        if not flags and full.is_file():  # all parts on: the 1k benchmark's run, same schedule and seed
+            result = json.loads(full.read_text())["result"]
+            result = {"command": result["command"], "per_task": {t: result["per_task"][t] for t in tasks}}
+            wall = None
+        elif finished_only:
+            done = ROOT / f"runs/bench-hmn-ablation-{i}" / "results.json"
+            if not done.is_file():
+                missing.append(name)
+                continue
+            result, wall = json.loads(done.read_text()), None
+        else:
+            result, wall, _ = train("hmn", f"runs/bench-hmn-ablation-{i}", SCHEDULE + flags, tasks=ABLATION_TASKS)
+        mean = sum(result["per_task"].values()) / len(result["per_task"])
+        columns[name] = result["per_task"]
+        commands.append(result["command"])
+        rows.append({"variant": name, "mean_error": mean, "per_task": result["per_task"], "wall_seconds": wall})
+    base = rows[0]["mean_error"]
+    md = [f"# HMNet ablation: each part off in turn, bAbI 1k tasks {ABLATION_TASKS}\n",
+          f"Produced by `python benchmarks/hmn.py {'ablation-so-far' if finished_only else 'ablation'}`. A subset of the tasks, for time (2 shared CPU cores); "
+          f"each variant with the schedule of the 1k benchmark ({EPOCHS} epochs, best of {RESTARTS} restarts); the "
+          "row with every part is that benchmark's run (docs/results/hmn-babi1k.json), not run again.\n",
+          "| variant | mean error (%) | change (points) |", "|---|---:|---:|"]
+    md += [f"| {r['variant']} | {r['mean_error']:.1f} | {r['mean_error'] - base:+.1f} |" for r in rows]
+    if missing:
+        md += ["", "Not finished when this table was written (`python benchmarks/hmn.py ablation-so-far`): "
+               + ", ".join(missing) + "."]
+    md += ["", per_task_table(columns), "Commands:\n"] + [f"    {c}" for c in commands]
+    produced = {"command": "python benchmarks/hmn.py ablation-so-far"} if finished_only else {}
+    write("ablation", {**produced, "tasks": ABLATION_TASKS, "rows": rows, "commands": commands,
+                       "not_finished": missing,
+                       "full_run": "docs/results/hmn-babi1k.json" if full.is_file() else None}, "\n".join(md) + "\n")
+
+
+def baselines() -> None:
+    columns, commands, rows = {}, [], []
+    hmn = RESULTS / "hmn-babi1k.json"
+    if hmn.is_file():
+        columns["HMNet"] = json.loads(hmn.read_text())["result"]["per_task"]
+    for model in ("lstm", "transformer"):
+        result, wall, _ = train(model, f"runs/bench-hmn-{model}", SCHEDULE)
+        columns[model] = result["per_task"]
+        commands.append(result["command"])
+        rows.append({"model": model, "mean_error": result["mean_error"], "failed_tasks": result["failed_tasks"],
+                     "per_task": result["per_task"], "wall_seconds": wall})
+    md = ["# Baselines on bAbI 1k: a sentence-level LSTM reader and a Transformer encoder over sentences\n",
+          "Produced by `python benchmarks/hmn.py baselines`, with HMNet's schedule. The End-To-End paper's "
+          "(word-level) LSTM row: 51.3% mean error on 1k.\n", per_task_table(columns), "Commands:\n"]
+    md += [f"    {c}" for c in commands]
+    write("baselines", {"rows": rows, "commands": commands}, "\n".join(md) + "\n")
+
+
+LENGTHS = [int(n) for n in os.environ.get("HMN_LENGTHS", "50,200,1000").split(",")]
+LONG_QUESTIONS = 500  # per task and split: long stories make big tensors (1,000 x 1,000 sentences per split)
+
+
+def distances(folder: Path, task: int) -> dict:
+    """The distance distribution of a generated test file: statements from the oldest support to the question."""
+    from memnets.data.babi import load_splits
+
+    found = []
+    for r in load_splits(folder, [task], "en", 0.1)["test"]:
+        found.append(len(r.story) - min(r.supports))
+    found.sort()
+    n = len(found)
+    return {"mean": round(sum(found) / n, 1), "median": found[n // 2], "p10": found[n // 10],
+            "p90": found[9 * n // 10], "max": found[-1], "min": found[0]}
+
+
+def long() -> None:
+    rows, commands = [], []
+    for length in LENGTHS:
+        folder = Path(f"runs/long-data-{length}")
+        if not folder.is_dir():
+            subprocess.run([sys.executable, "-m", "memnets.cli", "generate", "--task", "1-3", "--questions",
+                            str(LONG_QUESTIONS), "--story-length", str(length), "--support-distance", "spread",
+                            "--seed", "11", "--out", str(folder)], check=True, cwd=ROOT)
+        spread = {t: distances(ROOT / folder, t) for t in (1, 2, 3)}
+        region = max(10, round(length ** 0.5))  # s ~ sqrt(N) balances the R summaries and the k*s rows read
+        models = {"HMNet (top_k 2)": ("hmn", ["--memory-size", str(length), "--region-size", str(region),
+                                               "--top-k", "2"]),
+                  "End-To-End, 50 slots": ("memn2n", ["--memory-size", "50"]),
+                  "End-To-End, full memory": ("memn2n", ["--memory-size", str(length)])}
+        for name, (model, flags) in models.items():
+            if length == 50 and name == "End-To-End, full memory":
+                continue  # the same model as the 50-slot one
+            schedule = SCHEDULE if model == "hmn" else []
+            out = f"runs/bench-hmn-long-{length}-{model}-{flags[1]}"
+            result, wall, peak = train(model, out, schedule + flags, tasks="1-3", data=["--data-dir", str(folder)])
+            commands.append(result["command"])
+            rows.append({"length": length, "model": name, "per_task": result["per_task"],
+                         "mean_error": result["mean_error"], "wall_seconds": round(wall, 1), "distances": spread})
+    md = ["# Long memories: generated tasks 1-3, supporting facts spread over the whole story\n",
+          "Produced by `python benchmarks/hmn.py long`: `memnets generate --story-length N --support-distance "
+          f"spread` ({LONG_QUESTIONS} questions per task and split), then each model trained and tested on it. "
+          "Distance: statements from a question back to its oldest supporting fact (test set).\n",
+          "| statements | model | task 1 | task 2 | task 3 | mean error (%) |", "|---:|---|---:|---:|---:|---:|"]
+    for r in rows:
+        md.append(f"| {r['length']} | {r['model']} | " + " | ".join(f"{r['per_task'].get(str(t), float('nan')):.1f}"
+                                                                 for t in (1, 2, 3)) + f" | {r['mean_error']:.1f} |")
+    md += ["", "Distance distribution (test questions):\n", "| statements | task | mean | median | p10 | p90 | max |",
+           "|---:|---:|---:|---:|---:|---:|---:|"]
+    seen = set()
+    for r in rows:
+        if r["length"] in seen:
+            continue
+        seen.add(r["length"])
+        for t, d in r["distances"].items():
+            md.append(f"| {r['length']} | {t} | {d['mean']} | {d['median']} | {d['p10']} | {d['p90']} | {d['max']} |")
+    md += ["", "Commands:\n"] + [f"    {c}" for c in commands]
+    write("long", {"rows": rows, "commands": commands, "questions": LONG_QUESTIONS}, "\n".join(md) + "\n")
+
+
+def cost() -> None:
+    """Inference time and peak memory per question of an untrained HMNet (the cost does not depend on the weights)
+    as the memory grows, with all regions read and with top_k = 2; in a child process per point, so that each
+    peak is its own."""
+    rows = []
+    for n in [int(x) for x in os.environ.get("HMN_COST_LENGTHS", "50,200,1000,5000").split(",")]:
+        for top_k in (0, 2):
+            code = COST_CHILD.format(n=n, top_k=top_k)
+            out = subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, capture_output=True, text=True)
+            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(rows[-1], flush=True)
+    md = ["# HMNet: time and peak memory per question as the memory grows\n",
+          "Produced by `python benchmarks/hmn.py cost`: forward passes (no gradient) of HMNet (d = 40, 3 hops, "
+          "region size ~sqrt(N)) over batches of 32 stories of N sentences, one child process per row; peak memory "
+          "is the child's largest resident size. Reading every region runs the attention GRU over all N rows; "
+          "top_k = 2 reads R summaries and 2 regions.\n",
+          "| memory rows N | regions read | rows touched per hop | ms per question | peak memory (MiB) |",
+          "|---:|---|---:|---:|---:|"]
+    md += [f"| {r['n']} | {'all' if not r['top_k'] else r['top_k']} | {r['touched']} | {r['ms_per_question']:.2f} | "
+           f"{r['peak_mib']:.0f} |" for r in rows]
+    write("cost", {"rows": rows}, "\n".join(md) + "\n")
+
+
+COST_CHILD = """
+import json, resource, time, torch
+from memnets.models.hmn import HMNet, HMNetConfig
+torch.manual_seed(0)
+n, top_k, b = {n}, {top_k}, 32
+s = max(10, round(n ** 0.5))
+cfg = HMNetConfig(vocab_size=40, memory_size=n, region_size=s, top_k=top_k, sentence_size=8)
+model = HMNet(cfg).eval()
+story = torch.randint(2, 40, (b, n, 7))
+time_ = torch.arange(n, 0, -1).expand(b, n).contiguous()
+args = dict(story=story, query=torch.randint(2, 40, (b, 5)), time=time_, kind=torch.zeros(b, n, dtype=torch.long))
+with torch.no_grad():
+    model(**args)
+    runs, start = 0, time.perf_counter()
+    while runs < 3 or time.perf_counter() - start < 2:
+        model(**args)
+        runs += 1
+ms = (time.perf_counter() - start) / runs / b * 1000
+touched = cfg.region_count + cfg.kept_regions * s
+print(json.dumps({{"n": n, "top_k": top_k, "region_size": s, "touched": touched, "ms_per_question": ms,
+                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+def figure() -> None:
+    """docs/hmn.png: HMNet's parts and how one hop flows through them (drawn, not measured)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(11, 6.2))
+    ax.set_xlim(0, 11)
+    ax.set_ylim(0, 6.2)
+    ax.axis("off")
+
+    def box(x, y, w, h, text, color):
+        ax.add_patch(plt.Rectangle((x, y), w, h, facecolor=color, edgecolor="black", linewidth=1))
+        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=8.5, wrap=True)
+
+    def arrow(x1, y1, x2, y2):
+        ax.annotate("", (x2, y2), (x1, y1), arrowprops={"arrowstyle": "->", "linewidth": 1})
+
+    box(0.2, 4.6, 2.6, 1.3, "story sentences + KB facts\n(PE sentence embedding\n+ type + temporal)\n"
+        "1. one shared memory M", "#dbe9f6")
+    box(0.2, 2.7, 2.6, 1.2, "M in regions of s rows,\ncounted from the most recent", "#dbe9f6")
+    box(3.4, 2.7, 2.5, 1.2, "5. region attention\nlocally connected summary\nα_r, keep top_k regions", "#fde0c5")
+    box(3.4, 4.6, 2.5, 1.3, "2. parameter-free read\nβ_i|r = softmax(m_i·u)\nc = Σ α_r β_i|r m_i", "#fde0c5")
+    box(3.4, 0.7, 2.5, 1.3, "3. attention GRU (DMN+)\ngates α_r γ_i|r; rows, then\nregions, oldest first -> e",
+        "#fde0c5")
+    box(6.5, 0.7, 2.0, 1.3, "4. output memory\nearlier states u_0..u_{t-1}\n+ sinusoids -> h", "#e2f0d9")
+    box(6.5, 3.3, 2.0, 1.6, "6. controller (per hop)\nu_t = u_{t-1} + c\n+ ReLU(W_t[u;q;c;e;h])", "#e2f0d9")
+    box(9.0, 3.6, 1.8, 1.0, "answer\nsoftmax over V\nfrom [u_K; q]", "#f2f2f2")
+    box(9.0, 5.2, 1.8, 0.8, "question q = u_0", "#f2f2f2")
+    arrow(1.5, 4.6, 1.5, 3.9)
+    arrow(2.8, 3.3, 3.4, 3.3)
+    arrow(4.65, 3.9, 4.65, 4.6)
+    arrow(4.65, 2.7, 4.65, 2.0)
+    arrow(5.9, 5.2, 6.5, 4.6)
+    arrow(5.9, 1.35, 6.5, 3.5)
+    arrow(7.5, 2.0, 7.5, 3.3)
+    arrow(8.5, 4.1, 9.0, 4.1)
+    arrow(9.9, 5.2, 8.5, 4.6)
+    ax.annotate("", (5.9, 3.9), (6.5, 4.3), arrowprops={"arrowstyle": "->", "linestyle": "--", "linewidth": 1})
+    ax.text(0.2, 0.45, "K hops: u_t queries parts 2, 3, 4 and 5 again (dashed).", fontsize=8.5)
+    ax.text(0.2, 0.2, "Rows touched per hop: R region summaries + k·s rows of the kept regions, instead of all N.",
+            fontsize=8.5)
+    fig.tight_layout()
+    fig.savefig(ROOT / "docs" / "hmn.png", dpi=110)
+    print(f"wrote {ROOT / 'docs' / 'hmn.png'}")
+
+
+BENCHMARKS = {"figure": figure, "speed": speed, "babi1k": babi1k, "ablation": ablation,
+              "ablation-so-far": lambda: ablation(finished_only=True), "baselines": baselines, "long": long,
+              "cost": cost}
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2 or sys.argv[1] not in BENCHMARKS:
+        sys.exit(f"usage: python benchmarks/hmn.py {{{'|'.join(BENCHMARKS)}}}")
+    started = time.perf_counter()
+    BENCHMARKS[sys.argv[1]]()
+    print(f"done in {time.perf_counter() - started:.0f} s")

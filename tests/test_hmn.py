@@ -1,0 +1,208 @@
+"""HMNet (issue #11), part by part on tiny shapes: region weights sum to one and factor as α_r · β_i|r, the content
+read has no parameters and is softmax(M u)ᵀ M, switching a part off changes only that part, top_k touches R + k·s
+rows, restarts train under vmap, and a model trained from the command line is saved, loaded and asked."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from memnets import checkpoint, experiment
+from memnets.data.tensors import KB_MARKER, vectorize
+from memnets.data.babi import QARecord
+from memnets.data.vocab import Vocab
+from memnets.models.encoders import encode, position_weights, sentence_bags
+from memnets.models.hmn import HMNet, HMNetConfig
+from test_cli import run_cli
+
+V, M, J, S = 30, 23, 6, 5  # vocabulary, memory rows, words per sentence, rows per region: R = 5, the last partial
+
+
+def batch(lengths=(23, 10, 3, 1), seed=0):
+    g = torch.Generator().manual_seed(seed)
+    b = len(lengths)
+    story = torch.randint(1, V, (b, M, J), generator=g)
+    time = torch.zeros(b, M, dtype=torch.long)
+    for i, n in enumerate(lengths):
+        time[i, :n] = torch.arange(n, 0, -1)
+        story[i, n:] = 0
+    kind = (torch.rand(b, M, generator=g) < 0.3).long() * (time > 0)
+    return {"story": story, "query": torch.randint(1, V, (b, 4), generator=g), "time": time, "kind": kind}
+
+
+def model(seed=0, **options) -> HMNet:
+    torch.manual_seed(seed)
+    return HMNet(HMNetConfig(vocab_size=V, memory_size=M, region_size=S, sentence_size=J, embed_dim=8, **options))
+
+
+def rows_and_query(net: HMNet, x: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """The memory rows and question vector, computed here from the parts' definitions, not by the model."""
+    cfg = net.config
+    w = position_weights(net.embed, True)
+    enc = (cfg.encoding, cfg.embed_dim, cfg.sentence_size)
+    rows = encode(sentence_bags(x["story"], V, *enc), w)[..., 0, :]
+    if cfg.memory_types:
+        rows = rows + net.type_embed[x["kind"]]
+    if cfg.temporal:
+        rows = rows + net.temporal_embed[(x["time"] - 1).clamp(min=0)]
+    rows = rows * (x["time"] > 0).unsqueeze(-1)
+    return rows, encode(sentence_bags(x["query"], V, *enc), w)[:, 0]
+
+
+def region_of_slots(time: torch.Tensor) -> torch.Tensor:
+    """Region of every slot, counted from the most recent statement: (time - 1) // s; -1 for empty slots."""
+    return torch.where(time > 0, (time - 1) // S, -1)
+
+
+@torch.no_grad()
+def test_region_weights_sum_to_one_and_factor():
+    net, x = model(), batch()
+    out = net(**x)
+    rows, q = rows_and_query(net, x)
+    region = region_of_slots(x["time"])
+    assert len(out.attention) == len(out.regions) == 3
+    for hop_weights, alpha in zip(out.attention, out.regions):
+        assert torch.allclose(hop_weights.sum(-1), torch.ones(4), atol=1e-5)
+        assert torch.allclose(alpha.sum(-1), torch.ones(4), atol=1e-5)
+        assert (hop_weights[x["time"] == 0] == 0).all()
+        for b in range(4):
+            for r in range(alpha.shape[1]):
+                in_r = region[b] == r
+                # a row's weight summed over its region is α_r (0 for regions without rows)
+                assert hop_weights[b, in_r].sum() == pytest.approx(alpha[b, r].item(), abs=1e-5)
+    # hop 1 reads with u = q: within each region, β_i|r is the parameter-free softmax of m_i · q
+    scores = (rows * q.unsqueeze(1)).sum(-1)
+    for b in range(4):
+        for r in range(out.regions[0].shape[1]):
+            in_r = region[b] == r
+            if in_r.any():
+                beta = out.attention[0][b, in_r] / out.regions[0][b, r]
+                assert torch.allclose(beta, scores[b, in_r].softmax(-1), atol=1e-4)
+
+
+@torch.no_grad()
+def test_gates_factor_by_region_and_sum_to_one():
+    net, x = model(), batch()
+    out = net(**x)
+    region = region_of_slots(x["time"])
+    for gate, alpha in zip(out.gates, out.regions):
+        assert torch.allclose(gate.sum(-1), torch.ones(4), atol=1e-5)
+        for b in range(4):
+            for r in range(alpha.shape[1]):
+                assert gate[b, region[b] == r].sum() == pytest.approx(alpha[b, r].item(), abs=1e-5)
+
+
+def test_content_read_has_no_parameters_and_is_softmax_of_memory_times_query():
+    only_read = dict(memory_types=False, temporal=False, attention_gru=False, output_memory=False, regions=False)
+    with_read, without = model(**only_read), model(**only_read, content_read=False)
+    names = dict(with_read.named_parameters())
+    assert set(names) == set(dict(without.named_parameters()))  # the read adds no parameter of its own
+    d = with_read.config.embed_dim
+    assert names["controller"].shape[1] == without.controller.shape[1] + d  # only the controller reads c
+    x = batch()
+    with torch.no_grad():
+        out = with_read(**x)
+        rows, q = rows_and_query(with_read, x)
+    scores = (rows * q.unsqueeze(1)).sum(-1).masked_fill(x["time"] == 0, float("-inf"))
+    assert torch.allclose(out.attention[0], scores.softmax(-1), atol=1e-5)
+    assert out.regions == () and out.gates == () and out.output_attention == ()
+
+
+PART_PARAMETERS = {  # the parameters each part owns (besides the controller's width, for parts 2-4)
+    "memory_types": {"type_embed"}, "temporal": {"temporal_embed"}, "content_read": set(),
+    "attention_gru": {"gate.", "gru.", "region_gru."}, "output_memory": {"write"},
+    "regions": {"region_attention.", "region_gru."},
+}
+
+
+@pytest.mark.parametrize("part", list(PART_PARAMETERS))
+def test_switching_a_part_off_changes_only_that_part(part):
+    full, off = model(), model(**{part: False})
+    full_names, off_names = set(dict(full.named_parameters())), set(dict(off.named_parameters()))
+    owned = {n for n in full_names if any(n.startswith(p) for p in PART_PARAMETERS[part])}
+    assert off_names == full_names - owned
+    shared = {k: v for k, v in full.state_dict().items() if k in off_names and v.shape == off.state_dict()[k].shape}
+    off.load_state_dict({**off.state_dict(), **shared})
+    x = batch()
+    with torch.no_grad():
+        a, b = full(**x), off(**x)
+    if part in ("memory_types", "temporal"):  # the rows change; with that embedding zeroed the full model agrees
+        with torch.no_grad():
+            getattr(full, "type_embed" if part == "memory_types" else "temporal_embed").zero_()
+            a = full(**x)
+        assert torch.allclose(a.attention[0], b.attention[0], atol=1e-6)
+        assert torch.allclose(a.gates[0], b.gates[0], atol=1e-6)
+        return
+    # hop 1 depends only on the question and the memory: the parts left on see exactly what they saw before
+    if part != "regions":
+        assert torch.allclose(a.attention[0], b.attention[0]) and torch.allclose(a.regions[0], b.regions[0])
+    if part not in ("attention_gru", "regions"):
+        assert torch.allclose(a.gates[0], b.gates[0])
+    assert (b.gates == ()) == (part == "attention_gru")
+    assert (b.output_attention == ()) == (part == "output_memory")
+    assert (b.regions == ()) == (part == "regions")
+    if part == "output_memory":
+        assert [o.shape[1] for o in a.output_attention] == [1, 2, 3]  # the query, then each earlier hop's state
+
+
+@torch.no_grad()
+def test_top_k_reads_k_regions():
+    net, x = model(top_k=2), batch()
+    assert net.config.region_count == 5 and net.config.kept_regions == 2  # R + k*s = 5 + 10 rows touched
+    out = net(**x)
+    region = region_of_slots(x["time"])
+    for hop_weights, gate in zip(out.attention, out.gates):
+        for b in range(4):
+            read = set(region[b, hop_weights[b] > 0].tolist()) | set(region[b, gate[b] > 0].tolist())
+            assert len(read) <= 2
+        assert torch.allclose(hop_weights.sum(-1), torch.ones(4), atol=1e-5)
+    # the kept regions are those of largest α: all rows of the story's most-attended regions
+    alpha = out.regions[0]
+    for b in range(4):
+        best = set(alpha[b].topk(2).indices.tolist())
+        assert set(region[b, out.attention[0][b] > 0].tolist()) <= best
+
+
+@torch.no_grad()
+def test_attention_gru_reads_in_order():
+    """The same rows in another order give another episode: the GRU (part 3) is order-sensitive."""
+    net = model(content_read=False, output_memory=False, regions=False, temporal=False, memory_types=False)
+    x = batch(lengths=(23, 23, 23, 23))
+    y = dict(x, story=x["story"].flip(1))
+    assert not torch.allclose(net(**x).logits, net(**y).logits)
+
+
+def test_kb_facts_are_a_memory_type():
+    vocab = Vocab(["<nil>", "<unk>", "mary", "is", "in", "the", "kitchen", "where", "a", "room"])
+    record = QARecord(("Mary is in the kitchen.", f"{KB_MARKER} the kitchen is a room."), "Where is Mary?",
+                      "kitchen", (0,), 1)
+    b = vectorize([record], vocab, 4)
+    assert b.kind[0].tolist() == [0, 1, 0, 0]
+    assert b.story[0, 1].tolist()[:5] == vocab.encode(["the", "kitchen", "is", "a", "room"])  # marker not encoded
+
+
+def test_restarts_train_under_vmap_and_the_loss_falls(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MEMNETS_DATA", raising=False)
+    code, out, err = run_cli(["train", "--model", "hmn", "--task", "1", "--questions", "200", "--epochs", "8",
+                              "--restarts", "2", "--embed-dim", "16", "--no-compile", "--quiet", "--examples", "1",
+                              "--out", "run"], capsys)
+    assert code == 0, err
+    _, meta = checkpoint.load(tmp_path / "run" / "task01" / "last.safetensors")
+    losses = [h["loss"] for h in meta["state"]["history"]]
+    assert losses[-1] < losses[0] * 0.9
+    assert "gate 1" in out  # the examples show the GRU gates beside each hop's read
+    # save, load, ask: the checkpoint rebuilds the model, and ask prints every attention
+    story = tmp_path / "story.txt"
+    story.write_text("1 Mary moved to the kitchen.\n2 John went to the garden.\n3 Where is Mary?\n")
+    code, out, err = run_cli(["ask", "run/task01/checkpoint.safetensors", "--file", story], capsys)
+    assert code == 0, err
+    assert "A: " in out and "regions (most recent first)" in out and "output memory" in out and "gate 3" in out
+    net, vocab, _ = checkpoint.load_model(tmp_path / "run" / "task01" / "checkpoint.safetensors")
+    found = experiment.answer(net, vocab, ["Mary moved to the kitchen.", "John went to the garden."],
+                              "Where is Mary?")
+    assert found.answer in out and len(found.parts["gate"]) == 3 and len(found.weights[0]) == 2
+    assert dataclasses.asdict(net.config)["top_k"] == 0
+    code, out, err = run_cli(["eval", "run"], capsys)  # eval rebuilds it through the same load path
+    assert code == 0 and "task 1" in out, err
