@@ -221,6 +221,9 @@ def load_models(targets: list[str | Path], log=lambda line: None) -> list[Served
             raise checkpoint.CheckpointError(f"{path} and {served[name].path} would both be named {name!r}; "
                                              f"serve run directories with different names")
         model, vocab, meta = checkpoint.load_model(path)
+        if meta["model"] == "kvmemnn":  # its questions come with a knowledge base, not a story
+            raise checkpoint.CheckpointError(f"{path}: a kvmemnn model answers from a knowledge base, which the "
+                                             f"page does not serve yet; ask it with: memnets ask {path}")
         model.requires_grad_(False)  # requests only read the model
         served[name] = Served(name, path, model, vocab, meta, recorded_error(path), sample_stories(meta),
                               MicroBatcher(model, vocab))

@@ -175,6 +175,8 @@ def test_train_eval_ask_on_the_generated_knowledge_base(tmp_path, capsys, monkey
     assert f"topic entity: {movie};" in stdout and stdout.count("hop 2:") == 2
     assert f"{movie} directed_by -> {director}" in stdout  # the top keys of each hop are shown
     assert "no memory" in stdout  # the second question names no entity of the knowledge base
+    code, stdout, err = run_cli(["serve", out], capsys)  # the page answers stories; it refuses, and says why
+    assert code != 0 and "answers from a knowledge base" in err and "Traceback" not in err
 
 
 def test_multi_hop_tasks_resume_and_refuse_bad_input(tmp_path, capsys, monkeypatch):
