@@ -99,7 +99,7 @@ def speed() -> None:
     settings = [("before: compiled, all cores", ["--compile", "--threads", cores]),
                 ("compiled, 1 thread", ["--compile", "--threads", "1"]),
                 ("eager, all cores", ["--no-compile", "--threads", cores]),
-                ("after (defaults): eager, 1 thread", [])]
+                ("after: the defaults (1 thread, compiled from 20,000 restart-steps)", [])]
     jobs = [("main job (generated task 1)", "main", ["train"]),
             ("task 1, 1 restart", "t1-r1", ["train", "--task", "1", "--data-dir", BABI]),
             ("task 1, 10 restarts", "t1-r10", ["train", "--task", "1", "--data-dir", BABI, "--restarts", "10"])]
