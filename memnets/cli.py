@@ -347,7 +347,7 @@ def build_parser() -> Parser:
     p = sub.add_parser("train", help="train memory networks on bAbI and test them")
     p.add_argument("--model", choices=list(MODELS), default="memn2n",
                    help="memn2n: End-To-End Memory Network (default); memnn: MemNN, strongly supervised")
-    p.add_argument("--task", default="1", help="tasks: 1, 1,2,5, 1-20 or all (default 1)")
+    p.add_argument("--task", default="1", help="tasks: 1, 1,2,5, 1-20 or all (default 1); kvmemnn: 1-hop,2-hop,3-hop")
     p.add_argument("--joint", action="store_true", help="one model for all the tasks (memn2n: d=50, 60 epochs)")
     p.add_argument("--data", choices=["generated", "babi"], default=None,
                    help="generated (default) or the bAbI release (found via --data-dir, MEMNETS_DATA, the cache)")
