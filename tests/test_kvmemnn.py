@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from memnets.data import kb
 from memnets.models.kvmemnn import MASKED, KVMemNN, KVMemNNConfig, address_with_index, table_vectors
-from tests.test_cli import run_cli
+from test_cli import run_cli
 
 V, E = 12, 6  # symbols: <nil>, <unk>, entities 2..7, then words 8..11
 
