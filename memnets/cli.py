@@ -44,7 +44,7 @@ TRAIN_FIELDS = ("epochs", "lr", "ls_lr", "anneal_every", "batch_size", "linear_s
 def use_threads(count: int | None) -> None:
     """PyTorch's CPU threads for this command: ``--threads``, else $OMP_NUM_THREADS, else 1. A memory network's
     operations are small (a batch of 32 stories), so one thread loses little on an idle machine and a second one
-    costs 4-7x when another process shares the cores (docs/results/speed.md)."""
+    cost 4-7x when other processes shared the cores (the runs of docs/results/speed.md in git history)."""
     torch.set_num_threads(count or int(os.environ.get("OMP_NUM_THREADS") or 1))
 
 
