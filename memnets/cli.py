@@ -384,6 +384,8 @@ def build_parser() -> Parser:
     m.add_argument("--margin", type=positive(float), help="memnn: margin γ of the ranking loss (0.1)")
     m.add_argument("--region-size", dest="region_size", type=positive(int), help="hmn: rows per memory region (10)")
     m.add_argument("--top-k", dest="top_k", type=count, help="hmn: regions read per hop (0: all)")
+    m.add_argument("--regions", dest="regions", action="store_true", default=None,
+                   help="hmn: region attention (part 5) whatever the memory size (default: from 100 rows)")
     for part, what in (("memory-types", "memory-type embeddings (part 1)"), ("content-read", "content read (part 2)"),
                        ("attention-gru", "attention GRU (part 3)"), ("output-memory", "output memory (part 4)"),
                        ("regions", "region attention (part 5)")):

@@ -33,6 +33,7 @@ def batch(lengths=(23, 10, 3, 1), seed=0):
 
 def model(seed=0, **options) -> HMNet:
     torch.manual_seed(seed)
+    options = {"regions": True, **options}  # M = 23 rows: below REGIONS_FROM, so region attention is asked for
     return HMNet(HMNetConfig(vocab_size=V, memory_size=M, region_size=S, sentence_size=J, embed_dim=8, **options))
 
 
@@ -186,8 +187,8 @@ def test_restarts_train_under_vmap_and_the_loss_falls(tmp_path, monkeypatch, cap
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MEMNETS_DATA", raising=False)
     code, out, err = run_cli(["train", "--model", "hmn", "--task", "1", "--questions", "200", "--epochs", "8",
-                              "--restarts", "2", "--embed-dim", "16", "--no-compile", "--quiet", "--examples", "1",
-                              "--out", "run"], capsys)
+                              "--restarts", "2", "--embed-dim", "16", "--no-compile", "--regions", "--quiet",
+                              "--examples", "1", "--out", "run"], capsys)  # every part on, for ask to show
     assert code == 0, err
     _, meta = checkpoint.load(tmp_path / "run" / "task01" / "last.safetensors")
     losses = [h["loss"] for h in meta["state"]["history"]]
@@ -206,3 +207,16 @@ def test_restarts_train_under_vmap_and_the_loss_falls(tmp_path, monkeypatch, cap
     assert dataclasses.asdict(net.config)["top_k"] == 0
     code, out, err = run_cli(["eval", "run"], capsys)  # eval rebuilds it through the same load path
     assert code == 0 and "task 1" in out, err
+
+
+def test_region_attention_defaults_on_from_regions_from_rows():
+    from memnets.models.hmn import REGIONS_FROM
+
+    def cfg(rows, **options):
+        return HMNetConfig(vocab_size=V, memory_size=rows, sentence_size=J, **options)
+
+    assert not cfg(REGIONS_FROM - 1).regions and cfg(REGIONS_FROM - 1).region_count == 1
+    assert cfg(REGIONS_FROM).regions and cfg(REGIONS_FROM).region_count == REGIONS_FROM // 10
+    assert cfg(20, regions=True).regions and not cfg(1000, regions=False).regions  # asked for, either way
+    # resolved once: a config sized later to shorter stories keeps what it was built with, as its checkpoint does
+    assert dataclasses.replace(cfg(1000), memory_size=20).regions
