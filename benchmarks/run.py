@@ -13,6 +13,7 @@
     python benchmarks/run.py memnn-10k   # the same on 10k, beside the End-To-End 10k run
     python benchmarks/run.py memnn-hashing   # MemNN on 100,000-sentence stories: query time with and without hashing
     python benchmarks/run.py memnn-speed     # training questions/s of MemNN beside End-To-End, task 1 (1k)
+    PEER_DIR=DIR python benchmarks/run.py peer   # whole process, task 1: nmhkahn/MemN2N-pytorch in DIR against ours
 
 The real bAbI data is read from $MEMNETS_BABI_DIR (default ../shared/data/babi beside the repository). Each
 benchmark runs the ``memnets`` command itself, in a child process, and reads the results.json it writes.
@@ -425,6 +426,51 @@ def memnn_hashing() -> None:
           "".join(md))
 
 
+def peer() -> None:
+    """Issue #10's whole-process comparison: bAbI task 1 (1k) trained to completion by nmhkahn/MemN2N-pytorch (100
+    epochs, its defaults) and by ``memnets train`` with its defaults, alternately, PEER_RUNS times each (default 2),
+    one process at a time and one thread each, timed from start to exit (start-up, data loading and any compiling
+    included). PEER_DIR is a checkout of that repository with the fixes current Python and PyTorch need; nothing
+    of it is part of memnets. Where its data loader (memn2n/dataset.py) is a reconstruction, PEER_NOTE says so."""
+    peer_dir = Path(os.environ["PEER_DIR"]).resolve()
+    runs = int(os.environ.get("PEER_RUNS", "2"))
+    theirs = [sys.executable, "memn2n/train.py", "--task", "1", "--dataset_dir", str(Path(ROOT, BABI, "en")) + "/"]
+    ours = [sys.executable, "-m", "memnets.cli", "train", "--task", "1", "--data-dir", BABI, "--quiet",
+            "--examples", "0", "--out", "runs/bench-peer", "--overwrite"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    rows = []
+    for _ in range(runs):
+        pair = {}
+        for who, command, cwd in (("theirs", theirs, peer_dir), ("ours", ours, ROOT)):
+            print("$ " + shlex.join(command), flush=True)
+            load = os.getloadavg()[0]
+            started = time.perf_counter()
+            done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+            wall = time.perf_counter() - started
+            if done.returncode:
+                raise SystemExit(f"{who} failed ({done.returncode}): {done.stderr[-2000:]}")
+            pair[who] = {"wall_seconds": round(wall, 2), "load_average_at_start": round(load, 2),
+                         "last_line": (done.stdout.strip().splitlines() or [""])[-1]}
+        pair["ratio"] = round(pair["theirs"]["wall_seconds"] / pair["ours"]["wall_seconds"], 2)
+        rows.append(pair)
+    note = os.environ.get("PEER_NOTE", "")
+    md = ["# Whole process, bAbI task 1 (1k): nmhkahn/MemN2N-pytorch against memnets\n",
+          "Produced by `PEER_DIR=... python benchmarks/run.py peer`: each trains task 1 to completion with its "
+          "defaults (theirs: 100 epochs on 1,000 questions; ours: 100 epochs after linear start, on 900 questions "
+          "with 100 for validation), alternately, one process at a time, one thread each, timed from start to "
+          "exit.\n", f"    (in PEER_DIR) python {shlex.join(theirs[1:])}\n    memnets {shlex.join(ours[3:])}\n"]
+    if note:
+        md.append(f"{note}\n")
+    md += ["| pair | theirs (s) | ours (s) | ratio | load average at start (theirs, ours) |",
+           "|---:|---:|---:|---:|---|"]
+    md += [f"| {i + 1} | {r['theirs']['wall_seconds']:.1f} | {r['ours']['wall_seconds']:.1f} | {r['ratio']:.2f} | "
+           f"{r['theirs']['load_average_at_start']}, {r['ours']['load_average_at_start']} |"
+           for i, r in enumerate(rows)]
+    total = sum(r["theirs"]["wall_seconds"] for r in rows) / sum(r["ours"]["wall_seconds"] for r in rows)
+    md.append(f"\nOver all pairs: {total:.2f}x. Target (issue #10): at least 5x, from one run.")
+    write("peer", {"rows": rows, "ratio_overall": round(total, 2), "note": note}, "\n".join(md) + "\n")
+
+
 BENCHMARKS = {
     "babi1k": lambda: table_benchmark(
         "babi1k", "bAbI 1k, one model per task, with the defaults: PE LS RN (the authors' released position "
@@ -457,6 +503,7 @@ BENCHMARKS = {
     "memnn-10k": lambda: memnn_table("memnn-10k", "en-10k", "babi10k", os.environ.get("RESTARTS_MEMNN_10K", "1")),
     "memnn-hashing": memnn_hashing,
     "memnn-speed": memnn_speed,
+    "peer": peer,
 }
 
 if __name__ == "__main__":
