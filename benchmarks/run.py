@@ -223,7 +223,8 @@ def words(folder: str | Path, task: int, split: str) -> set[str]:
     from memnets.data.babi import read_split, tokenize
 
     records = read_split(folder, task, split)
-    return {w for r in records for s in (*r.story, r.question) for w in tokenize(s)} | {r.answer for r in records}
+    answers = {a for r in records for a in r.answer.split(",")}  # task 8 answers list objects: "football,apple"
+    return {w for r in records for s in (*r.story, r.question) for w in tokenize(s)} | answers
 
 
 def transfer() -> None:
