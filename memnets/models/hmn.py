@@ -38,9 +38,9 @@ from memnets.models.encoders import encode, position_weights, sentence_bags
 
 MASKED = -1e9  # a finite "minus infinity": a region without rows gets weight 0, never NaN
 # Region attention (part 5) is on by default from this many memory rows. Ours, from measurement: on bAbI 1k (50
-# rows) removing it lowered the mean error of tasks 2, 11 and 14 from 22.7% to 14.6% (docs/results/hmn-ablation.md),
-# while without it the attention GRU runs over every row in sequence, a cost that grows with N and that the long
-# memories (hundreds to thousands of rows, docs/results/hmn-long.md) cannot pay.
+# rows) removing it lowered the mean error of tasks 2, 11 and 14 from 22.7% to 14.6%
+# (docs/results/hmn-ablation-regions.md), while without it the attention GRU runs over every row in sequence, a
+# cost that grows with N and that long memories (hundreds to thousands of rows, docs/results/hmn-long.md) cannot pay.
 REGIONS_FROM = 100
 STORY, FACT, OUTPUT = 0, 1, 2  # memory types: story sentence, KB fact (``memnets.data.tensors.KB_MARKER``), output
 
