@@ -35,7 +35,8 @@ def save(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict) -> None
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp, metadata={"memnets": json.dumps(meta)})
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp,
+                  metadata={"memnets": json.dumps(meta)})
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -340,6 +340,14 @@ def distance_knob(text: str) -> int | str:
     return value
 
 
+def add_device_options(p: argparse.ArgumentParser, threads: bool) -> None:
+    """``--device`` (and ``--threads``) of the commands that run a model."""
+    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto",
+                   help="where to run: cpu, cuda, or auto (default: CUDA when present)")
+    if threads:
+        p.add_argument("--threads", type=positive(int), help="CPU threads (default: $OMP_NUM_THREADS, else 1)")
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="memnets", description="Memory networks for question answering.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -437,9 +445,7 @@ def build_parser() -> Parser:
     p.add_argument("--overwrite", action="store_true", help="replace the run that --out holds (never done silently)")
     p.add_argument("--examples", type=count, default=3, help="test questions to answer and show at the end")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto",
-                   help="where to run: cpu, cuda, or auto (default: CUDA when present)")
-    p.add_argument("--threads", type=positive(int), help="CPU threads (default: $OMP_NUM_THREADS, else 1)")
+    add_device_options(p, threads=True)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="test trained models: per-task error, mean, failed tasks")
@@ -448,17 +454,14 @@ def build_parser() -> Parser:
     p.add_argument("--variant", choices=VARIANTS)
     p.add_argument("--task", help="tasks to test (default: those the model was trained on)")
     p.add_argument("--out", help="where to write the results JSON (default eval.json beside the checkpoint)")
-    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto",
-                   help="where to run: cpu, cuda, or auto (default: CUDA when present)")
-    p.add_argument("--threads", type=positive(int), help="CPU threads (default: $OMP_NUM_THREADS, else 1)")
+    add_device_options(p, threads=True)
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("ask", help="answer questions about a story, showing what each hop or lookup read")
     p.add_argument("checkpoint")
     p.add_argument("--file", help="read story lines and questions from this file instead of standard input")
     p.add_argument("--plot", help="save an attention heatmap per question (out.png, out-2.png, ...)")
-    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto",
-                   help="where to run: cpu, cuda, or auto (default: CUDA when present)")
+    add_device_options(p, threads=False)
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("serve", help="a web page and JSON API answering questions, with each hop's attention")

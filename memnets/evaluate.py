@@ -47,7 +47,7 @@ def answered(model: torch.nn.Module, data: Batch, chunk: int = 1024):
     model.eval()
     device = next(model.parameters()).device  # the caller put the model where it should run
     for start in range(0, len(data), chunk):
-        part = {k: v.to(device) for k, v in data.tensors(torch.arange(start, min(start + chunk, len(data)))).items()}
+        part = data.tensors(torch.arange(start, min(start + chunk, len(data))), device)
         yield part, model(**model.inputs(part, False, supervised=False))
 
 

@@ -513,7 +513,7 @@ def answer(model, vocab: Vocab, story: list[str], question: str) -> Answer:
     batch = vectorize([record], vocab, model.config.memory_size)
     device = next(model.parameters()).device
     with torch.no_grad():
-        out = model(**model.inputs({k: v.to(device) for k, v in batch.tensors().items()}, False, supervised=False))
+        out = model(**model.inputs(batch.tensors(device=device), False, supervised=False))
     kept = int((batch.time[0] > 0).sum())
     sentences = list(story)[-kept:]
     text = vocab.words[int(out.logits[0].argmax())]
@@ -547,7 +547,7 @@ def kb_answer(model, vocab: Vocab, memory: kb.KnowledgeBase, tables, question: s
     batch = kb.vectorize([q], [ids], tables, vocab, model.config.memory_size)
     device = next(model.parameters()).device
     with torch.no_grad():
-        out = model(**model.inputs({k: v.to(device) for k, v in batch.tensors().items()}, False, supervised=False))
+        out = model(**model.inputs(batch.tensors(device=device), False, supervised=False))
     hops = []
     for p in out.attention:
         weights = p[0, :len(ids)]

@@ -267,7 +267,7 @@ def evaluate_restarts(skeleton, params: dict, data: Batch, linear: torch.Tensor,
         return part_loss, wrong
 
     for start in range(0, len(data), chunk):
-        part = {k: v.to(device) for k, v in data.tensors(torch.arange(start, min(start + chunk, len(data)))).items()}
+        part = data.tensors(torch.arange(start, min(start + chunk, len(data))), device)
         part_loss, wrong = vmap(run, in_dims=(0, None, 0))(params, part, linear)  # (R,), (R,)
         loss += part_loss
         errors += wrong

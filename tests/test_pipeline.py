@@ -34,7 +34,8 @@ def test_end_to_end_results_are_those_of_the_code_before_the_pipeline(tmp_path):
     printed position encoding was the default (hence ``--encoding position`` here)."""
     exp = experiment.Experiment(
         model="memn2n", tasks=[1, 6], joint=False, data=experiment.data_settings(None, None, "en", 300, 0),
-        model_options={"encoding": "position"}, train_options={"epochs": 6, "ls_epochs": 3, "compile": False, "restarts": 2},
+        model_options={"encoding": "position"},
+        train_options={"epochs": 6, "ls_epochs": 3, "compile": False, "restarts": 2},
         run_dir=tmp_path / "run", progress=False)
     report = experiment.run(exp, log=lambda line: None)
     assert report["per_task"] == {"1": 63.67, "6": 51.0}

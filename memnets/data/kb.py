@@ -468,12 +468,15 @@ class KBBatch:
         t = self.tensors(index)
         return KBBatch(self.memory[index], t["query"], t["answer"], t["task"], self.key_table, self.value_table)
 
-    def tensors(self, index: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """keys (…, M, Lk), values (…, M, Lv), query, answer and task of the questions ``index`` names."""
+    def tensors(self, index: torch.Tensor | None = None, device: torch.device | str | None = None
+                ) -> dict[str, torch.Tensor]:
+        """keys (…, M, Lk), values (…, M, Lv), query, answer and task of the questions ``index`` names, moved to
+        ``device`` if given."""
         pick = (lambda x: x) if index is None else (lambda x: x[index])
         memory = pick(self.memory)
-        return {"keys": self.key_table[memory], "values": self.value_table[memory], "query": pick(self.query),
-                "answer": pick(self.answer), "task": pick(self.task)}
+        picked = {"keys": self.key_table[memory], "values": self.value_table[memory], "query": pick(self.query),
+                  "answer": pick(self.answer), "task": pick(self.task)}
+        return {k: v.to(device) for k, v in picked.items()} if device is not None else picked
 
 
 def build_vocab(table: MemoryTable, entities, questions) -> Vocab:

@@ -43,9 +43,14 @@ class Batch:
     def __getitem__(self, index: torch.Tensor) -> Batch:
         return Batch(**self.tensors(index))
 
-    def tensors(self, index: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """The fields as a dict (what models' ``inputs`` and ``loss`` read), optionally indexed by ``index``."""
-        return {f.name: getattr(self, f.name) if index is None else getattr(self, f.name)[index] for f in fields(self)}
+    def tensors(self, index: torch.Tensor | None = None, device: torch.device | str | None = None
+                ) -> dict[str, torch.Tensor]:
+        """The fields as a dict (what models' ``inputs`` and ``loss`` read), optionally indexed by ``index`` and
+        moved to ``device``."""
+        picked = {f.name: getattr(self, f.name) for f in fields(self)}
+        if index is not None:
+            picked = {k: v[index] for k, v in picked.items()}
+        return {k: v.to(device) for k, v in picked.items()} if device is not None else picked
 
 
 def vectorize(records: list[QARecord], vocab: Vocab, memory_size: int = 50) -> Batch:

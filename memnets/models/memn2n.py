@@ -118,7 +118,8 @@ class MemN2N(nn.Module):
                 u = torch.relu(u)
             attention.append(p)
         logits = u @ answer_matrix.T  # (B, V) eq. (3) before the softmax
-        logits = logits.masked_fill(torch.arange(cfg.vocab_size, device=logits.device) == 0, float("-inf"))  # never answer <nil>
+        nil = torch.arange(cfg.vocab_size, device=logits.device) == 0  # (V,) never answer <nil>
+        logits = logits.masked_fill(nil, float("-inf"))
         return MemN2NOutput(logits, tuple(attention))
 
     # -------------------------------------------------------------------------------------- training protocol

@@ -188,17 +188,19 @@ class MemNN(nn.Module):
             found = winner  # (B,) the memory that joins x
             is_memory = (found >= 0) & (found < m)  # (B,)
             index = found.clamp(0, m - 1)  # (B,)
-            found_words = words[torch.arange(b, device=time.device), index] * is_memory.unsqueeze(-1)  # (B, J') nothing if not a memory
+            rows = torch.arange(b, device=time.device)  # (B,)
+            found_words = words[rows, index] * is_memory.unsqueeze(-1)  # (B, J') nothing if not a memory
             x = x + self.embed(self.match_embed[1], found_words)  # (B, n) U_O Φx([x, m_o]): the found-memory part
             keep = is_memory.unsqueeze(-1)  # (B, 1) a new last memory: the previous one joins the others
             r = torch.where(keep, r + r_next, r)
             r_next = torch.where(keep, self.embed(self.response_embed[1], found_words), r_next)  # (B, n)
             r_last = torch.where(keep, self.embed(self.response_embed[2], found_words), r_last)  # (B, n)
-            x_time = torch.where(is_memory, time[torch.arange(b, device=time.device), index], x_time)
+            x_time = torch.where(is_memory, time[rows, index], x_time)
             active = active & (found != m) & (found >= 0)
 
         logits = self.response_x(r + r_last) @ self.answer_embed.T  # (B, V) s_R([x, m_o1, ...], w) for every word
-        logits = logits.masked_fill(torch.arange(cfg.vocab_size, device=logits.device) == 0, float("-inf"))  # never <nil>
+        nil = torch.arange(cfg.vocab_size, device=logits.device) == 0  # (V,) never answer <nil>
+        logits = logits.masked_fill(nil, float("-inf"))
         chosen = torch.stack(selected, 1)  # (B, k)
         slots = torch.arange(m, device=time.device)
         attention = tuple((chosen[:, j:j + 1] == slots).to(torch.float32) for j in range(k))  # k (B, M)
