@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from memnets.models.encoders import encode, position_weights, sentence_bags
+from memnets.data.tensors import filled_rows
 from memnets.models.memn2n import MemN2N, MemN2NConfig
 
 
@@ -135,6 +136,37 @@ def test_matches_reference_implementation(tying, encoding, temporal, relu, linea
     torch.testing.assert_close(out.logits, logits)
     for got, want in zip(out.attention, attention):
         torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize("tying", ["adjacent", "layerwise"])
+def test_filled_rows_give_the_dense_result_and_gradients(tying):
+    """Encoding only the filled slots (``rows``, as training batches carry) changes nothing but the cost, also
+    under vmap over restarts with rows padded to a shared length."""
+    torch.manual_seed(2)
+    cfg = MemN2NConfig(vocab_size=15, embed_dim=5, hops=2, memory_size=6, tying=tying, sentence_size=6)
+    model = MemN2N(cfg)
+    story = torch.randint(2, 15, (4, 6, 5))
+    time = torch.tensor([[3, 2, 1, 0, 0, 0], [5, 4, 3, 2, 1, 0], [1, 0, 0, 0, 0, 0], [7, 5, 4, 3, 2, 1]])
+    story[time == 0] = 0  # left-aligned memories, as vectorize writes them
+    query = torch.randint(2, 15, (4, 3))
+    rows = filled_rows(time, multiple=8)
+    assert rows.shape == (16,) and (rows[:15] == (time.flatten() > 0).nonzero().flatten()).all()
+    assert (rows[15:] == 24).all()  # padding points one past the last slot
+    dense = model(story, query, time)
+    packed = model(story, query, time, rows=rows)
+    torch.testing.assert_close(packed.logits, dense.logits)
+    for got, want in zip(packed.attention, dense.attention):
+        torch.testing.assert_close(got, want)
+    grads = [torch.autograd.grad(out.logits.log_softmax(-1)[:, 2].sum(), model.embed) for out in (dense, packed)]
+    torch.testing.assert_close(grads[1], grads[0])
+    batch = {"story": torch.stack([story, story.flip(0)]), "query": torch.stack([query, query.flip(0)]),
+             "time": torch.stack([time, time.flip(0)])}
+    batch["rows"] = filled_rows(batch["time"], multiple=8)  # (2, N): one row list per restart
+    params = {k: torch.stack([v.detach()] * 2) for k, v in model.named_parameters()}
+    run = lambda p, b: torch.func.functional_call(model, p, (), {**b, "rows": b["rows"]}).logits  # noqa: E731
+    no_rows = lambda p, b: torch.func.functional_call(model, p, (), b).logits  # noqa: E731
+    torch.testing.assert_close(torch.func.vmap(run)(params, batch),
+                               torch.func.vmap(no_rows)(params, {k: v for k, v in batch.items() if k != "rows"}))
 
 
 def test_weight_tying_shares_the_right_parameters():

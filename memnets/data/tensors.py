@@ -46,11 +46,28 @@ class Batch:
     def tensors(self, index: torch.Tensor | None = None, device: torch.device | str | None = None
                 ) -> dict[str, torch.Tensor]:
         """The fields as a dict (what models' ``inputs`` and ``loss`` read), optionally indexed by ``index`` and
-        moved to ``device``."""
+        moved to ``device``, plus ``rows``: the filled memory slots (see :func:`filled_rows`)."""
         picked = {f.name: getattr(self, f.name) for f in fields(self)}
         if index is not None:
             picked = {k: v[index] for k, v in picked.items()}
+        picked["rows"] = filled_rows(picked["time"])
         return {k: v.to(device) for k, v in picked.items()} if device is not None else picked
+
+
+def filled_rows(time: torch.Tensor, multiple: int = 128) -> torch.Tensor:
+    """Flat indices of the filled slots of a batch: time (..., B, M) -> (..., N), ascending, for models that encode
+    only those (most of a 50-slot memory is empty: 282 of 1,600 slots in a 32-question batch of bAbI 1k's 20 tasks).
+
+    N is the largest count over the leading dims rounded up to ``multiple`` (so that few distinct shapes reach a
+    compiled step); the entries past a batch's own count hold B * M, one past the last slot, which a model reads as
+    an extra empty slot and discards.
+    """
+    flat = (time > 0).flatten(-2)  # (..., B*M)
+    slots = flat.shape[-1]
+    count = int(flat.sum(-1).max()) if flat.numel() else 0
+    n = min(slots, -(-max(count, 1) // multiple) * multiple)
+    index = torch.where(flat, torch.arange(slots, device=flat.device), slots)  # (..., B*M) empty slots sort last
+    return index.sort(-1).values[..., :n]  # (..., N)
 
 
 def vectorize(records: list[QARecord], vocab: Vocab, memory_size: int = 50) -> Batch:
