@@ -18,8 +18,9 @@ from memnets.models.encoders import encode, position_weights, sentence_bags
 
 
 # With ``rows`` given, only the filled slots are encoded when they are at most this fraction of all slots: the
-# joint model's batches fill about 18% of 50 slots (282 of 1,600; the step went from 21.7 to 7.4 ms), while task
-# 1's memories are most of the way full and the extra gather and scatter would cost more than they save.
+# joint model's batches fill about 18% of 50 slots (282 of 1,600; its step is 1.8-2.8x faster for it,
+# docs/results/joint-step.md), while task 1's memories are mostly full and the extra gathers and scatters would
+# cost more than they save.
 PACK_BELOW = 0.5
 
 
