@@ -91,8 +91,9 @@ def speed() -> None:
     ratio = rows[1]["questions_per_second"] / rows[0]["questions_per_second"]
     md = ["# Training speed: HMNet beside the End-To-End model, bAbI task 1 (1k), one run each\n",
           "Produced by `python benchmarks/hmn.py speed`. Questions per second count every training question after "
-          "the first epoch; End-To-End with its defaults (torch.compile, 100 epochs after linear start), HMNet with "
-          f"the schedule of the 1k benchmark ({EPOCHS} epochs, eager mode). 2 CPU cores shared with other work.\n",
+          "the first epoch; End-To-End with its defaults (100 epochs after linear start; a run this short trains eagerly), "
+          f"HMNet with the schedule of the 1k benchmark ({EPOCHS} epochs, eager mode), one restart each. Load average "
+          f"at the end: {os.getloadavg()[0]:.2f}.\n",
           "| model | questions/s | wall time (s) | test error (%) |", "|---|---:|---:|---:|"]
     md += [f"| {r['model']} | {r['questions_per_second']:,} | {r['wall_seconds']:.1f} | {r['test_error']:.1f} |"
            for r in rows]
