@@ -221,9 +221,9 @@ def baselines() -> None:
 
 
 LENGTHS = [int(n) for n in os.environ.get("HMN_LENGTHS", "50,200,1000").split(",")]
-# End-To-End with every statement in memory, up to this length: at 1,000 rows it took 1,172 s for 93 of task 1's
-# 120 epochs on the shared cores (one restart), about an hour for the three tasks
-FULL_MEMORY_UP_TO = int(os.environ.get("HMN_FULL_MEMORY_UP_TO", "200"))
+# End-To-End with every statement in memory, up to this length: at 1,000 rows about 2 minutes a task since a single
+# restart steps without vmap (1,172 s for 93 of task 1's 120 epochs before, on shared cores)
+FULL_MEMORY_UP_TO = int(os.environ.get("HMN_FULL_MEMORY_UP_TO", "1000"))
 LONG_QUESTIONS = 500  # per task and split: long stories make big tensors (1,000 x 1,000 sentences per split)
 
 
