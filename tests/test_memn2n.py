@@ -170,6 +170,18 @@ def test_filled_rows_give_the_dense_result_and_gradients(tying):
                                torch.func.vmap(no_rows)(params, {k: v for k, v in batch.items() if k != "rows"}))
 
 
+def test_padding_rows_add_nothing_when_the_last_slot_is_filled():
+    """The padding of ``rows`` points past the last slot; a filled last slot must still count once."""
+    torch.manual_seed(3)
+    model = MemN2N(MemN2NConfig(vocab_size=15, embed_dim=5, hops=2, memory_size=4, sentence_size=6))
+    time = torch.tensor([[1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [4, 3, 2, 1]])  # the very last slot is filled
+    story = torch.randint(2, 15, (4, 4, 5)) * (time > 0).unsqueeze(-1)
+    query = torch.randint(2, 15, (4, 3))
+    rows = filled_rows(time, multiple=8)  # 5 filled slots, 3 padding entries
+    assert rows.shape[0] <= PACK_BELOW * 16 and rows[4] == 15 and (rows[5:] == 16).all()
+    torch.testing.assert_close(model(story, query, time, rows=rows).logits, model(story, query, time).logits)
+
+
 def test_weight_tying_shares_the_right_parameters():
     adjacent = MemN2N(MemN2NConfig(vocab_size=10, embed_dim=4, hops=3, encoding="position"))
     assert {n: tuple(p.shape) for n, p in adjacent.named_parameters()} == {"embed": (4, 10, 4),
