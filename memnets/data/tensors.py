@@ -59,8 +59,8 @@ def filled_rows(time: torch.Tensor, multiple: int = 128) -> torch.Tensor:
     only those (most of a 50-slot memory is empty: 282 of 1,600 slots in a 32-question batch of bAbI 1k's 20 tasks).
 
     N is the largest count over the leading dims rounded up to ``multiple`` (so that few distinct shapes reach a
-    compiled step); the entries past a batch's own count hold B * M, one past the last slot, which a model reads as
-    an extra empty slot and discards.
+    compiled step); the entries past a batch's own count hold B * M, one past the last slot, which a model treats
+    as an empty slot.
     """
     flat = (time > 0).flatten(-2)  # (..., B*M)
     slots = flat.shape[-1]

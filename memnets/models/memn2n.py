@@ -105,9 +105,9 @@ class MemN2N(nn.Module):
         encoding = (cfg.encoding, cfg.embed_dim, cfg.sentence_size)
         words, slot_time = story.reshape(b * m, j), time.reshape(b * m)  # (B*M, J), (B*M,) every slot
         packed = rows is not None and rows.shape[-1] <= PACK_BELOW * b * m
-        if packed:  # the filled slots only, and one extra empty slot at B*M that the padding of rows points to
-            words = torch.cat([words, words.new_zeros(1, j)])[rows]  # (N, J)
-            slot_time = torch.cat([slot_time, slot_time.new_zeros(1)])[rows]  # (N,)
+        if packed:  # the filled slots only; padding entries (B*M) read the last slot, as an empty one
+            slot = rows.clamp(max=b * m - 1)  # (N,)
+            words, slot_time = words[slot], slot_time[slot] * (rows < b * m)  # (N, J), (N,) time 0: encodes to 0
         filled = (slot_time > 0).unsqueeze(-1).to(torch.float32)  # (N, 1) 0 for empty slots
         features = sentence_bags(words, cfg.vocab_size, *encoding) * filled  # (N, P*V)
         encoded = encode(features, position_weights(self.embed, position))  # (N, n, d) m_i or c_i, every matrix
@@ -122,16 +122,16 @@ class MemN2N(nn.Module):
         query_bags = sentence_bags(query, cfg.vocab_size, *encoding)  # (B, P*V)
         u = encode(query_bags, position_weights(query_matrix, position))[:, 0]  # (B, d)
 
-        if packed:  # scores and reads of the encoded rows, scattered to and gathered from every slot
-            story_of_row = torch.div(rows, m, rounding_mode="floor")  # (N,) each row's question; B = the extra
+        if packed:  # scores and reads of the encoded rows, added into every slot (padding rows add zeros)
+            story_of_row = slot // m  # (N,) each row's question
 
             def slot_scores(mem, u):  # (N, d), (B, d) -> (B, M); an empty slot scores 0
-                row_scores = (mem * torch.cat([u, u.new_zeros(1, u.shape[1])])[story_of_row]).sum(-1)  # (N,)
-                return row_scores.new_zeros(b * m + 1).index_copy(0, rows, row_scores)[:-1].view(b, m)
+                row_scores = (mem * u[story_of_row]).sum(-1)  # (N,)
+                return row_scores.new_zeros(b * m).index_add(0, slot, row_scores).view(b, m)
 
             def read(p, out):  # (B, M), (N, d) -> (B, d)
-                row_p = torch.cat([p.reshape(b * m), p.new_zeros(1)])[rows].unsqueeze(-1)  # (N, 1)
-                return out.new_zeros(b + 1, out.shape[1]).index_add(0, story_of_row, row_p * out)[:-1]
+                row_p = p.reshape(b * m)[slot].unsqueeze(-1)  # (N, 1)
+                return out.new_zeros(b, out.shape[1]).index_add(0, story_of_row, row_p * out)
         else:
             memory = [mem.view(b, m, -1) for mem in memory]  # (B, M, d)
 
