@@ -82,6 +82,46 @@ def test_region_weights_sum_to_one_and_factor():
                 assert torch.allclose(beta, scores[b, in_r].softmax(-1), atol=1e-4)
 
 
+@pytest.mark.parametrize("pool", ["max", "sum"])
+@torch.no_grad()
+def test_region_summaries_pool_the_locally_weighted_rows(pool):
+    net, x = model(region_pool=pool), batch()
+    with torch.no_grad():  # distinct weights per region position and a bias, so a wrong position or pool shows
+        net.region_attention.local_weight.normal_()
+        net.region_attention.local_bias.normal_()
+    out = net(**x)
+    rows, q = rows_and_query(net, x)
+    weight, bias = net.region_attention.local_weight, net.region_attention.local_bias  # (R, s, d), (R, d)
+    recency = (x["time"] - 1).clamp(min=0)  # 0 = the most recent row
+    for b in range(4):
+        scores = []
+        for r in range(weight.shape[0]):
+            in_r = region_of_slots(x["time"])[b] == r
+            if not in_r.any():
+                scores.append(float("-inf"))
+                continue
+            weighted = rows[b, in_r] * weight[r, recency[b, in_r] % S]  # (rows of r, d)
+            summary = (weighted.amax(0) if pool == "max" else weighted.sum(0)) + bias[r]
+            scores.append((summary * q[b]).sum().item())
+        assert torch.allclose(out.regions[0][b], torch.tensor(scores).softmax(-1), atol=1e-5)
+
+
+def test_max_pooled_regions_find_one_rare_row_that_a_sum_dilutes():
+    """One row holds a feature that the question asks for; the region holding it wins α under max pooling, and
+    a sum over its region's other rows, all at the start's equal weights, scores it lower."""
+    d, s = 4, 8
+    rows = torch.zeros(1, 3, s, d)
+    rows[..., 1] = 1.0  # a common feature in every row
+    rows[0, 2, 5, 0] = 3.0  # the rare row, in region 2
+    filled = torch.ones(1, 3, s, dtype=torch.bool)
+    u = torch.tensor([[1.0, -0.5, 0.0, 0.0]])  # asks for feature 0, against the common one
+    from memnets.models.hmn import RegionAttention
+    alpha_max = RegionAttention(3, s, d, "max")(rows, filled, u)
+    alpha_sum = RegionAttention(3, s, d, "sum")(rows, filled, u)
+    assert alpha_max.argmax().item() == 2 and alpha_max[0, 2] > 0.9
+    assert alpha_sum[0, 2] < alpha_max[0, 2]
+
+
 @torch.no_grad()
 def test_gates_factor_by_region_and_sum_to_one():
     net, x = model(), batch()
