@@ -83,6 +83,12 @@ def require_same(path: Path, recorded: dict, current: dict, prefix: str = "") ->
                                   f"resume with the same options, or start a new run directory")
 
 
+def with_earlier_fields(config_cls, values: dict) -> dict:
+    """A recorded config with the fields it predates filled in as it was trained: ``config_cls.EARLIER`` maps a
+    field added later to the behaviour before it (which may differ from today's default)."""
+    return {**getattr(config_cls, "EARLIER", {}), **values}
+
+
 def model_meta(name: str, config, vocab: Vocab, **extra) -> dict:
     """The metadata of a model checkpoint: model name, its config, the vocabulary and any data/training settings."""
     return {"model": name, "config": dataclasses.asdict(config), "vocab": vocab.words, **extra}
@@ -132,6 +138,7 @@ def _config(path: Path, config_cls, meta: dict):
     if not isinstance(values, dict):
         raise CheckpointError(f"{path}: 'config' is a JSON {type(values).__name__}, expected an object of "
                               f"{config_cls.__name__} fields")
+    values = with_earlier_fields(config_cls, values)
     fields = {f.name: f for f in dataclasses.fields(config_cls)}
     unknown = sorted(set(values) - set(fields))
     if unknown:

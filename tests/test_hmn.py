@@ -260,3 +260,27 @@ def test_region_attention_defaults_on_from_regions_from_rows():
     assert cfg(20, regions=True).regions and not cfg(1000, regions=False).regions  # asked for, either way
     # resolved once: a config sized later to shorter stories keeps what it was built with, as its checkpoint does
     assert dataclasses.replace(cfg(1000), memory_size=20).regions
+
+
+def test_checkpoints_from_before_region_pool_load_and_resume_as_summed(tmp_path, monkeypatch, capsys):
+    """Region summaries were summed before ``region_pool`` existed: such a checkpoint loads with "sum", and a run
+    from then resumes only when asked for summed regions, never silently switched to today's max."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MEMNETS_DATA", raising=False)
+    args = ["train", "--model", "hmn", "--task", "1", "--questions", "60", "--embed-dim", "8", "--no-compile",
+            "--regions", "--quiet", "--examples", "0", "--out", "run"]
+    code, _, err = run_cli(args + ["--epochs", "1"], capsys)
+    assert code == 0, err
+    for name in ("checkpoint.safetensors", "last.safetensors"):  # as a checkpoint of that time was written
+        path = tmp_path / "run" / "task01" / name
+        tensors, meta = checkpoint.load(path)
+        config = meta["config"] if "config" in meta else meta["model_config"]
+        assert config.pop("region_pool") == "max"
+        checkpoint.save(path, tensors, meta)
+    (tmp_path / "run" / "task01" / "result.json").unlink()  # unfinished, so that --resume reads last.safetensors
+    net, _, _ = checkpoint.load_model(tmp_path / "run" / "task01" / "checkpoint.safetensors")
+    assert net.config.region_pool == "sum" and net.region_attention.pool == "sum"
+    code, _, err = run_cli(args + ["--epochs", "1", "--resume"], capsys)
+    assert code != 0 and "region_pool = 'sum'" in err and "'max'" in err
+    code, _, err = run_cli(args + ["--epochs", "1", "--resume", "--region-pool", "sum"], capsys)
+    assert code == 0, err

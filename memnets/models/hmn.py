@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -47,6 +47,9 @@ STORY, FACT, OUTPUT = 0, 1, 2  # memory types: story sentence, KB fact (``memnet
 
 @dataclass(frozen=True)
 class HMNetConfig:
+    # fields added after checkpoints were written, with the behaviour of those checkpoints (see
+    # ``memnets.checkpoint.with_earlier_fields``): regions were summed before ``region_pool`` existed
+    EARLIER: ClassVar[dict] = {"region_pool": "sum"}
     vocab_size: int  # V, words including <nil> (id 0) and <unk> (id 1)
     embed_dim: int = 40  # d; DMN+ used 80 on 10k (§4.1); 40 is ours, for the 1k tasks
     hops: int = 3  # passes over the memory (DMN+ §4.1: 3 on bAbI)
