@@ -196,8 +196,8 @@ def ablation(finished_only: bool = False) -> None:
           "and part 5 (region attention, off below 100 rows) is added back. The default row is the 1k benchmark's "
           "run (docs/results/hmn-babi1k.json) and the + part 5 row the earlier 1k run with region attention "
           "(docs/results/hmn-babi1k-regions.json, region summaries then summed: `--region-pool sum` today), both "
-          "with this schedule and seed, not run again; the max-pooled row (today's pooling) is trained here. The ablation "
-          "of the earlier default (every part on) is docs/results/hmn-ablation-regions.md.\n",
+          "with this schedule and seed, not run again; the max-pooled row (today's pooling) is trained here. The "
+          "ablation of the earlier default (every part on) is docs/results/hmn-ablation-regions.md.\n",
           "| variant | mean error (%) | change (points) |", "|---|---:|---:|"]
     md += [f"| {r['variant']} | {r['mean_error']:.1f} | {r['mean_error'] - base:+.1f} |" for r in rows]
     if missing:

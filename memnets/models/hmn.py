@@ -15,8 +15,9 @@ memory) and stops before any architecture. The parts below fill that gap; each c
    (Vaswani et al. 2017 §3.5) so that the read knows which hop wrote what.
 5. Region attention (article, sequence attention; a locally connected layer): rows are grouped, counted from the
    most recent, into regions of ``region_size``. Each region position has its own depthwise weights, and the
-   weighted rows of a region are max-pooled (or summed) into its summary; α_r = softmax over region summaries, β_i|r = softmax within the region, and a row weighs α_r · β_i|r
-   (the GRU gates factor the same way). With ``top_k`` regions kept, a hop touches R + k·s rows, not N.
+   weighted rows of a region are max-pooled (or summed) into its summary; α_r = softmax over region summaries,
+   β_i|r = softmax within the region, and a row weighs α_r · β_i|r (the GRU gates factor the same way). With
+   ``top_k`` regions kept, a hop touches R + k·s rows, not N.
 6. Controller: an untied ReLU layer per hop (DMN+ §3.3 found it best), ReLU(W_t [u_{t-1}; q; c_t; e_t; h_t] + b_t),
    added to u_{t-1} + c_t (End-To-End's u + o, §2.1): with SGD, the loop's optimiser, the plain DMN+ form learned
    too slowly. The answer is a softmax over the vocabulary from [u_K; q].
@@ -39,8 +40,9 @@ from memnets.models.encoders import encode, position_weights, sentence_bags
 MASKED = -1e9  # a finite "minus infinity": a region without rows gets weight 0, never NaN
 # Region attention (part 5) is on by default from this many memory rows. Ours, from measurement: on bAbI 1k (50
 # rows), with region summaries then summed rather than max-pooled, removing it lowered the mean error of tasks 2,
-# 11 and 14 from 22.7% to 14.6% (docs/results/hmn-ablation-regions.md), while without it the attention GRU runs over every row in sequence, a
-# cost that grows with N and that long memories (hundreds to thousands of rows, docs/results/hmn-long.md) cannot pay.
+# 11 and 14 from 22.7% to 14.6% (docs/results/hmn-ablation-regions.md), while without it the attention GRU runs
+# over every row in sequence, a cost that grows with N and that long memories (hundreds to thousands of rows,
+# docs/results/hmn-long.md) cannot pay.
 REGIONS_FROM = 100
 STORY, FACT, OUTPUT = 0, 1, 2  # memory types: story sentence, KB fact (``memnets.data.tensors.KB_MARKER``), output
 
@@ -206,7 +208,8 @@ class HMNet(nn.Module):
             self.embed[:, 0] = 0  # the nil word adds nothing (its bag weight is 0, so it gets no gradient)
         self.type_embed = nn.Parameter(torch.randn(3, d) * c.init_std) if c.memory_types else None  # (types, d)
         self.temporal_embed = nn.Parameter(torch.randn(c.memory_size, d) * c.init_std) if c.temporal else None
-        self.region_attention = RegionAttention(c.region_count, c.region_size, d, c.region_pool) if c.regions else None
+        self.region_attention = (RegionAttention(c.region_count, c.region_size, d, c.region_pool) if c.regions
+                                 else None)
         self.gate = AttentionGate(d) if c.attention_gru else None
         self.gru = AttentionGRU(d) if c.attention_gru else None  # over the rows of each region
         self.region_gru = AttentionGRU(d) if c.attention_gru and c.regions else None  # over region episodes
@@ -289,7 +292,8 @@ class HMNet(nn.Module):
                 reads.append((omega.unsqueeze(-1) * written).sum(1))  # (B, d) h_t
             update = torch.relu(torch.cat(reads, -1) @ self.controller[hop] + self.controller_bias[hop])  # (B, d)
             # u_{t-1} + c_t beside the ReLU layer: DMN+'s plain u_t = ReLU(...) learned task 2 far more slowly
-            # with SGD (measured while building it: 65% test error after 20 epochs with this path, 80% with u_{t-1} alone)
+            # with SGD (README, "Where the design changed": 65% test error after 20 epochs with this path, 80% with
+            # u_{t-1} alone)
             u = u + (reads[2] if cfg.content_read else 0) + update
             outputs.append(u)
         logits = torch.cat([u, q], -1) @ self.answer_map  # (B, V)
