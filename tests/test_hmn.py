@@ -4,6 +4,7 @@ rows, restarts train under vmap, and a model trained from the command line is sa
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 import torch
@@ -120,6 +121,13 @@ def test_max_pooled_regions_find_one_rare_row_that_a_sum_dilutes():
     alpha_sum = RegionAttention(3, s, d, "sum")(rows, filled, u)
     assert alpha_max.argmax().item() == 2 and alpha_max[0, 2] > 0.9
     assert alpha_sum[0, 2] < alpha_max[0, 2]
+    # the oldest region, partly filled: its empty rows (zero vectors) must not win the max over negative rows
+    filled[0, 2, 4:] = False
+    rows[0, 2] = -1.0
+    rows[0, 2, 4:] = 0.0
+    alpha = RegionAttention(3, s, d, "max")(rows, filled, u)
+    summaries = torch.tensor([[0.0, 1, 0, 0], [0.0, 1, 0, 0], [-1.0, -1, -1, -1]])  # max over filled rows only
+    assert torch.allclose(alpha[0], (summaries @ u[0]).softmax(-1), atol=1e-6)
 
 
 @torch.no_grad()
@@ -283,4 +291,13 @@ def test_checkpoints_from_before_region_pool_load_and_resume_as_summed(tmp_path,
     code, _, err = run_cli(args + ["--epochs", "1", "--resume"], capsys)
     assert code != 0 and "region_pool = 'sum'" in err and "'max'" in err
     code, _, err = run_cli(args + ["--epochs", "1", "--resume", "--region-pool", "sum"], capsys)
+    assert code == 0, err
+    # a finished task of that time: its result.json is kept on --resume only under the same pooling
+    done = tmp_path / "run" / "task01" / "result.json"
+    finished = json.loads(done.read_text())
+    assert finished["options"]["model"].pop("region_pool") == "sum"
+    done.write_text(json.dumps(finished))
+    code, _, err = run_cli(args + ["--epochs", "1", "--resume"], capsys)
+    assert code != 0 and "region_pool = 'sum'" in err
+    code, out, err = run_cli(args + ["--epochs", "1", "--resume", "--region-pool", "sum"], capsys)
     assert code == 0, err
