@@ -269,15 +269,21 @@ def long() -> None:
             result, wall, peak = train(model, out, schedule + flags, tasks="1-3", data=["--data-dir", str(folder)])
             commands.append(result["command"])
             rows.append({"length": length, "model": name, "per_task": result["per_task"],
-                         "mean_error": result["mean_error"], "wall_seconds": round(wall, 1), "distances": spread})
+                         "mean_error": result["mean_error"], "train_seconds": result["train_seconds"],
+                         "wall_seconds_of_this_call": round(wall, 1), "distances": spread})
     md = ["# Long memories: generated tasks 1-3, supporting facts spread over the whole story\n",
           "Produced by `python benchmarks/hmn.py long`: `memnets generate --story-length N --support-distance "
           f"spread` ({LONG_QUESTIONS} questions per task and split), then each model trained and tested on it. "
           "Distance: statements from a question back to its oldest supporting fact (test set).\n",
-          "| statements | model | task 1 | task 2 | task 3 | mean error (%) |", "|---:|---|---:|---:|---:|---:|"]
+          "Training: seconds of training summed over the three tasks, as the runs' results record them (a task "
+          "resumed part-way through counts only the process that finished it); one CPU thread per run, often "
+          "beside other runs.\n",
+          "| statements | model | task 1 | task 2 | task 3 | mean error (%) | training (s) |",
+          "|---:|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         md.append(f"| {r['length']} | {r['model']} | " + " | ".join(f"{r['per_task'].get(str(t), float('nan')):.1f}"
-                                                                 for t in (1, 2, 3)) + f" | {r['mean_error']:.1f} |")
+                                                                 for t in (1, 2, 3))
+                  + f" | {r['mean_error']:.1f} | {r['train_seconds']:,.0f} |")
     md += ["", "Distance distribution (test questions):\n", "| statements | task | mean | median | p10 | p90 | max |",
            "|---:|---:|---:|---:|---:|---:|---:|"]
     seen = set()
