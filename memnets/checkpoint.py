@@ -89,6 +89,13 @@ def with_earlier_fields(config_cls, values: dict) -> dict:
     return {**getattr(config_cls, "EARLIER", {}), **values}
 
 
+def require_same_run(path: Path, recorded: dict, current: dict, config_key: str, config_cls) -> None:
+    """``require_same`` for a run's recorded settings, whose model config (at ``config_key``) is first given the
+    fields it predates, as it was trained (``with_earlier_fields``)."""
+    recorded = {**recorded, config_key: with_earlier_fields(config_cls, recorded.get(config_key) or {})}
+    require_same(path, recorded, current)
+
+
 def model_meta(name: str, config, vocab: Vocab, **extra) -> dict:
     """The metadata of a model checkpoint: model name, its config, the vocabulary and any data/training settings."""
     return {"model": name, "config": dataclasses.asdict(config), "vocab": vocab.words, **extra}

@@ -361,9 +361,7 @@ def _run(exp: Experiment, log: Callable[[str], None]) -> dict:
         done = group_dir / "result.json"
         if exp.resume and done.is_file():  # finished before the interruption: keep its result
             finished = json.loads(done.read_text())
-            recorded = {**finished["options"], "model": checkpoint.with_earlier_fields(
-                MODELS[exp.model][0], finished["options"].get("model") or {})}
-            checkpoint.require_same(done, recorded, options)
+            checkpoint.require_same_run(done, finished["options"], options, "model", MODELS[exp.model][0])
             runs[group_dir.name] = finished
             errors.update({int(t): e for t, e in finished["per_task"].items()})
             continue

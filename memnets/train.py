@@ -282,10 +282,8 @@ def _restore(run_dir: Path | None, params: dict, settings: dict, generator: torc
     if run_dir is None or not (run_dir / LAST).is_file():
         raise checkpoint.CheckpointError(f"nothing to resume: no {LAST} in {run_dir}")
     tensors, meta = checkpoint.load(run_dir / LAST)
-    recorded = {k: meta.get(k) for k in settings}
-    recorded["model_config"] = checkpoint.with_earlier_fields(MODELS[settings["model_name"]][0],
-                                                              recorded["model_config"] or {})
-    checkpoint.require_same(run_dir / LAST, recorded, settings)
+    checkpoint.require_same_run(run_dir / LAST, {k: meta.get(k) for k in settings}, settings, "model_config",
+                                MODELS[settings["model_name"]][0])
     with torch.no_grad():
         for k, v in params.items():
             v.copy_(tensors[f"param.{k}"])

@@ -182,11 +182,11 @@ class RegionAttention(nn.Module):
     def forward(self, rows: torch.Tensor, filled: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """rows (B, R, s, d), filled (B, R, s) bool, u (B, d) -> α (B, R); regions without rows get 0."""
         weighted = rows * self.local_weight  # (B, R, s, d)
-        if self.pool == "max":  # empty rows must not win the max
+        if self.pool == "max":  # empty rows must not win the max (a region without rows is masked below)
             pooled = weighted.masked_fill(~filled.unsqueeze(-1), MASKED).amax(2)  # (B, R, d)
-            summary = pooled * filled.any(-1, keepdim=True) + self.local_bias  # (B, R, d)
         else:
-            summary = weighted.sum(2) + self.local_bias  # (B, R, d)
+            pooled = weighted.sum(2)  # (B, R, d)
+        summary = pooled + self.local_bias  # (B, R, d)
         scores = (summary * u.unsqueeze(1)).sum(-1)  # (B, R)
         return scores.masked_fill(~filled.any(-1), MASKED).softmax(-1)
 
