@@ -48,6 +48,11 @@ def use_threads(count: int | None) -> None:
     torch.set_num_threads(count or int(os.environ.get("OMP_NUM_THREADS") or 1))
 
 
+def default_jobs() -> int:
+    """Processes that train at once by default: one per CPU core this process may use, each with its threads."""
+    return max(1, len(os.sched_getaffinity(0)) // torch.get_num_threads())
+
+
 KB_KNOBS = ("memory", "templates", "conjunction", "coreference", "threshold", "bound")  # --model kvmemnn's data
 
 
@@ -66,7 +71,7 @@ def cmd_train(args) -> int:
         model_options={f: getattr(args, f) for f in MODEL_FIELDS if getattr(args, f, None) is not None},
         train_options={f: getattr(args, f) for f in TRAIN_FIELDS if getattr(args, f) is not None},
         run_dir=run_dir, resume=args.resume, progress=not args.quiet, command="memnets " + " ".join(args.argv),
-        device=str(experiment.pick_device(args.device)))
+        device=str(experiment.pick_device(args.device)), jobs=args.jobs or default_jobs())
     experiment.configs(exp.model, exp.joint, exp.model_options, exp.train_options)  # bad options: before any work
     names = {"memn2n": "End-To-End Memory Networks", "memnn": "Memory Networks (MemNN)",
              "kvmemnn": "Key-Value Memory Networks", "hmn": "the Hierarchical Memory Network (HMNet)"}
@@ -448,6 +453,9 @@ def build_parser() -> Parser:
     p.add_argument("--examples", type=count, default=3, help="test questions to answer and show at the end")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_device_options(p, threads=True)
+    p.add_argument("--jobs", type=positive(int),
+                   help="processes training at once on the CPU: tasks in parallel, or the restarts of one run split "
+                        "between them (default: one per core; results do not depend on it)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="test trained models: per-task error, mean, failed tasks")

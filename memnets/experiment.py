@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import as_completed
 from pathlib import Path
 from typing import NamedTuple
 
@@ -27,7 +28,7 @@ from memnets.data.generator import MARKER, write_tasks
 from memnets.data.tensors import vectorize
 from memnets.data.vocab import Vocab
 from memnets.models import MODELS
-from memnets.train import LAST, TrainConfig, train
+from memnets.train import PARALLEL_FROM_STEPS, TrainConfig, process_pool, restart_steps, resumable, train
 
 RUN_FILE = "run.json"  # written as a run starts: what it trains, so that --resume can check it is the same run
 LOCK_FILE = ".lock"  # held (flock) for a run's life; the kernel releases it when the process dies
@@ -270,6 +271,7 @@ class Experiment:
     progress: bool = True
     command: str = ""
     device: str = "cpu"  # where to train and test (see pick_device); not part of what makes two runs the same
+    jobs: int = 1  # processes training at once on the CPU: tasks, or one run's restarts (memnets.train); idem
 
 
 def claim_run_dir(exp: Experiment, overwrite: bool):
@@ -355,15 +357,13 @@ def _run(exp: Experiment, log: Callable[[str], None]) -> dict:
     options = {"model_name": exp.model,
                "model": {k: v for k, v in dataclasses.asdict(model_cfg).items() if k != "vocab_size"},
                "train": dataclasses.asdict(train_cfg), "data": exp.data}
-    errors, not_run, runs = {}, {}, {}
+    errors, not_run, runs, todo = {}, {}, {}, []
     for group in [exp.tasks] if exp.joint else [[t] for t in exp.tasks]:
-        group_dir = exp.run_dir if exp.joint else exp.run_dir / f"task{group[0]:02d}"
-        done = group_dir / "result.json"
+        done = group_dir(exp, group) / "result.json"
         if exp.resume and done.is_file():  # finished before the interruption: keep its result
             finished = json.loads(done.read_text())
             checkpoint.require_same_run(done, finished["options"], options, "model", MODELS[exp.model][0])
-            runs[group_dir.name] = finished
-            errors.update({int(t): e for t, e in finished["per_task"].items()})
+            runs[done.parent.name] = finished
             continue
         try:
             splits = read_data(exp.data, group, train_cfg.valid_fraction)
@@ -374,37 +374,26 @@ def _run(exp: Experiment, log: Callable[[str], None]) -> dict:
             log(f"task {group[0]} not run: {err}")
             not_run[group[0]] = str(err)
             continue
-        if not splits["train"] or not splits["valid"]:
-            raise DataError(f"task {', '.join(map(str, group))}: {len(splits['train'])} training and "
-                            f"{len(splits['valid'])} validation question(s) after holding out "
-                            f"{train_cfg.valid_fraction:.0%} for validation; at least one of each is needed")
-        vocab, model_cfg, data = tensorize(exp, splits)
-        label = "joint" if exp.joint else f"task {group[0]}"
-        log(f"{label}: {len(data['train'])} train / {len(data['valid'])} valid / {len(data['test'])} test"
-            f" questions, vocabulary {len(vocab)}, {model_cfg.memory_size} memory slots, "
-            f"{train_cfg.restarts} restart(s)")
-        result = train(exp.model, model_cfg, data["train"], data["valid"], train_cfg, vocab,
-                       {**exp.data, "tasks": group}, run_dir=group_dir,
-                       resume=exp.resume and (group_dir / LAST).is_file(), progress=exp.progress, device=exp.device)
-        group_errors = evaluate.task_errors(result.model, data["test"])
-        errors.update(group_errors)
-        runs[group_dir.name] = {"per_task": {str(t): e for t, e in group_errors.items()}, "options": options,
-                                **(kb_sizes(splits) if isinstance(splits, kb.KBData) else {}),
-                                "model_config": dataclasses.asdict(model_cfg),
-                                "best_restart": result.best_restart, "valid_error": result.valid_error,
-                                "train_seconds": round(result.train_seconds, 2),
-                                "questions_per_second": round(result.questions_per_second),
-                                "steady_questions": result.steady_questions,
-                                "steady_seconds": round(result.steady_seconds, 3)}
-        if result.model.strongly_supervised:
-            runs[group_dir.name]["supporting_fact_accuracy"] = evaluate.support_accuracy(result.model, data["test"])
-        evaluate.write_json(done, runs[group_dir.name])
-        if isinstance(splits, kb.KBData):
-            log(f"{label}: test hits@1 " + ", ".join(f"{t}-hop {100 - e:.1f}%" for t, e in group_errors.items())
-                + f" ({result.train_seconds:.0f} s, {result.questions_per_second:,.0f} questions/s)")
-        elif not exp.joint:
-            log(f"task {group[0]}: test error {group_errors[group[0]]:.1f}% "
-                f"({result.train_seconds:.0f} s, {result.questions_per_second:,.0f} questions/s)")
+        todo.append((group, splits))
+    # Tasks train in parallel processes, one per job (when that pays: PARALLEL_FROM_STEPS); a single run (one
+    # task, or joint) may split its restarts instead (memnets.train).
+    steps = sum(restart_steps(train_cfg, len(splits["train"])) for _, splits in todo)
+    jobs = exp.jobs if torch.device(exp.device).type == "cpu" else 1
+    parallel = min(jobs, len(todo)) if steps >= PARALLEL_FROM_STEPS else 1
+    if parallel > 1:
+        with process_pool(parallel) as pool:
+            futures = [pool.submit(_train_group, dataclasses.replace(exp, progress=False), group, splits, options, 1)
+                       for group, splits in todo]
+            outcomes = []
+            for future in as_completed(futures):  # report each task as it finishes
+                outcomes.append(future.result())
+                for line in outcomes[-1][2]:
+                    log(line)
+    else:
+        outcomes = [_train_group(exp, group, splits, options, jobs, log) for group, splits in todo]
+    runs = dict(sorted({**runs, **{name: entry for name, entry, _ in outcomes}}.items()))
+    for entry in runs.values():
+        errors.update({int(t): e for t, e in entry["per_task"].items()})
     if not errors:
         raise DataError("no task could be run")
 
@@ -421,6 +410,7 @@ def _run(exp: Experiment, log: Callable[[str], None]) -> dict:
               "model_config": used_config(runs), "train_config": options["train"], **summary,
               "paper_column": column, "paper": evaluate.paper_summary(column, sorted(errors)) if column else None,
               "tasks_not_run": {str(t): why for t, why in not_run.items()},
+              "processes": parallel,  # tasks trained at once (a run that split its restarts counts as one)
               "wall_seconds": round(time.perf_counter() - started, 1),
               "train_seconds": round(sum(r["train_seconds"] for r in runs.values()), 1),
               "questions_per_second": round(steady / steady_time) if steady_time else None, "runs": runs}
@@ -428,6 +418,58 @@ def _run(exp: Experiment, log: Callable[[str], None]) -> dict:
     table = evaluate.hits_table(summary) if "coverage_cap" in summary else evaluate.markdown_table(summary, column)
     (exp.run_dir / "results.md").write_text(f"Data: {report['data_label']}\n\n{table}")
     return report
+
+
+def group_dir(exp: Experiment, group: list[int]) -> Path:
+    """Where one model's training (a task's, or the joint model's) keeps its checkpoints and result."""
+    return exp.run_dir if exp.joint else exp.run_dir / f"task{group[0]:02d}"
+
+
+def _train_group(exp: Experiment, group: list[int], splits, options: dict, jobs: int,
+                 log: Callable[[str], None] | None = None) -> tuple[str, dict, list[str]]:
+    """Train and test one model on ``splits`` (``read_data``): a task's, or the joint model on all of ``group``.
+    Returns its directory's name, its result, and the lines it logged (also passed to ``log`` as they come, when
+    given)."""
+    lines = []
+
+    def say(line: str) -> None:
+        lines.append(line)
+        if log:
+            log(line)
+
+    run_dir = group_dir(exp, group)
+    model_cfg, train_cfg = configs(exp.model, exp.joint, exp.model_options, exp.train_options)
+    if not splits["train"] or not splits["valid"]:
+        raise DataError(f"task {', '.join(map(str, group))}: {len(splits['train'])} training and "
+                        f"{len(splits['valid'])} validation question(s) after holding out "
+                        f"{train_cfg.valid_fraction:.0%} for validation; at least one of each is needed")
+    vocab, model_cfg, data = tensorize(exp, splits)
+    label = "joint" if exp.joint else f"task {group[0]}"
+    say(f"{label}: {len(data['train'])} train / {len(data['valid'])} valid / {len(data['test'])} test"
+        f" questions, vocabulary {len(vocab)}, {model_cfg.memory_size} memory slots, "
+        f"{train_cfg.restarts} restart(s)")
+    result = train(exp.model, model_cfg, data["train"], data["valid"], train_cfg, vocab,
+                   {**exp.data, "tasks": group}, run_dir=run_dir, resume=exp.resume and resumable(run_dir),
+                   progress=exp.progress, device=exp.device, jobs=jobs)
+    group_errors = evaluate.task_errors(result.model, data["test"])
+    entry = {"per_task": {str(t): e for t, e in group_errors.items()}, "options": options,
+             **(kb_sizes(splits) if isinstance(splits, kb.KBData) else {}),
+             "model_config": dataclasses.asdict(model_cfg),
+             "best_restart": result.best_restart, "valid_error": result.valid_error,
+             "train_seconds": round(result.train_seconds, 2),
+             "questions_per_second": round(result.questions_per_second),
+             "steady_questions": result.steady_questions,
+             "steady_seconds": round(result.steady_seconds, 3)}
+    if result.model.strongly_supervised:
+        entry["supporting_fact_accuracy"] = evaluate.support_accuracy(result.model, data["test"])
+    evaluate.write_json(run_dir / "result.json", entry)
+    if isinstance(splits, kb.KBData):
+        say(f"{label}: test hits@1 " + ", ".join(f"{t}-hop {100 - e:.1f}%" for t, e in group_errors.items())
+            + f" ({result.train_seconds:.0f} s, {result.questions_per_second:,.0f} questions/s)")
+    elif not exp.joint:
+        say(f"task {group[0]}: test error {group_errors[group[0]]:.1f}% "
+            f"({result.train_seconds:.0f} s, {result.questions_per_second:,.0f} questions/s)")
+    return run_dir.name, entry, lines
 
 
 def tensorize(exp: Experiment, splits) -> tuple:

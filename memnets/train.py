@@ -8,7 +8,9 @@ best for 5 epochs; at most 20 epochs, the authors' fixed length), then re-insert
 from 0.005. Random noise (RN) puts up to 10% empty slots
 into the memories' time indices. N random restarts train together: their weights are stacked and the model runs
 under ``torch.func.vmap``, so ten restarts cost little more than one; the one with the lowest validation error is
-kept.
+kept. Each restart draws its weights, shuffles and noise from a random stream of its own (``restart_seed``), so
+the restarts can also be split into groups trained in parallel processes (``jobs``), one per CPU core, and each
+restart still sees what it would see trained with all the others.
 """
 from __future__ import annotations
 
@@ -16,9 +18,11 @@ import dataclasses
 import math
 import time as clock
 import warnings
+from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.func import functional_call, vmap
 from tqdm import tqdm
@@ -34,6 +38,9 @@ LAST, BEST = "last.safetensors", "checkpoint.safetensors"
 # 1k task with one restart slower (~3,400 steps) and ten restarts side by side faster, as it does the joint model
 # (~50,000 steps) and the 10k tasks (~34,000). ``TrainConfig.compile = None`` compiles from this many restart-steps.
 COMPILE_FROM_STEPS = 20_000
+# Starting a process (Python, PyTorch, the data) costs 3-5 s: runs train in parallel processes (``jobs``) from this
+# many restart-steps in all, a few seconds of training; below it, one after another in this process.
+PARALLEL_FROM_STEPS = 20_000
 
 
 class Diverged(ValueError):
@@ -77,6 +84,7 @@ class TrainResult:
     model: torch.nn.Module  # the best restart, in eval mode
     best_restart: int
     valid_error: list[float]  # final validation error of each restart
+    valid_loss: list[float] = field(default_factory=list)  # and its validation loss (the tie-breaker)
     history: list[dict] = field(default_factory=list)  # one entry per epoch
     train_seconds: float = 0.0
     steady_questions: int = 0  # training questions (all restarts) after this process's first epoch,
@@ -85,6 +93,26 @@ class TrainResult:
     @property
     def questions_per_second(self) -> float:
         return self.steady_questions / self.steady_seconds if self.steady_seconds else 0.0
+
+
+def restart_steps(cfg: TrainConfig, questions: int) -> int:
+    """Training steps times restarts of a run on ``questions`` training questions: the measure of its length."""
+    return cfg.restarts * (questions // cfg.batch_size) * (cfg.epochs + (cfg.ls_epochs if cfg.linear_start else 0))
+
+
+def restart_seed(seed: int, restart: int) -> int:
+    """The seed of restart ``restart``'s weights and random draws: ``seed`` itself for the first restart (a run of
+    one restart is the run it always was), a hash of both for the others (so the streams of two seeds never
+    overlap), whichever group or process trains it."""
+    if restart == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, restart]).generate_state(1)[0])
+
+
+def restart_groups(restarts: int, jobs: int) -> list[range]:
+    """Restarts 0..R-1 in at most ``jobs`` contiguous groups of near-equal size, for parallel processes."""
+    count = max(1, min(jobs, restarts))
+    return [range(i * restarts // count, (i + 1) * restarts // count) for i in range(count)]
 
 
 def noisy_time(time: torch.Tensor, fraction: float, generator: torch.Generator) -> torch.Tensor:
@@ -123,43 +151,133 @@ def clip_and_step(params: list[torch.Tensor], grads: list[torch.Tensor], lr: flo
 
 def train(model_name: str, model_config, train_data: Batch, valid_data: Batch, cfg: TrainConfig,
           vocab: Vocab, data_settings: dict, run_dir: str | Path | None = None, resume: bool = False,
-          progress: bool = True, device: str | torch.device = "cpu") -> TrainResult:
+          progress: bool = True, device: str | torch.device = "cpu", jobs: int = 1,
+          restarts: range | None = None) -> TrainResult:
     """Train ``cfg.restarts`` models side by side on ``device``; checkpoint every epoch into ``run_dir`` (if given).
 
     With ``resume``, training continues from ``run_dir/last.safetensors``, losing at most the epoch in progress.
     Weights are initialised and every random draw (shuffles, noise) is made on the CPU, so a run starts from the
     same weights and sees the same batches on any device; the batches then move to ``device``.
+
+    ``jobs`` > 1 (on the CPU, for a run of at least ``PARALLEL_FROM_STEPS``) splits the restarts into that many
+    groups, each trained in a process of its own with this process's thread count, checkpointed in a subdirectory
+    of ``run_dir`` (``restarts0-4``, ...); the best restart of all is kept. A resumed run keeps the grouping it was started with. ``restarts`` trains only those
+    restarts of ``cfg.restarts`` (what each such process does).
     """
+    run_dir = Path(run_dir) if run_dir else None
+    if restarts is None:
+        long_run = restart_steps(cfg, len(train_data)) >= PARALLEL_FROM_STEPS
+        groups = restart_groups(cfg.restarts, jobs if torch.device(device).type == "cpu" and long_run else 1)
+        if resume:
+            groups = recorded_groups(run_dir, cfg.restarts) or groups
+        if len(groups) > 1:
+            return _train_groups(groups, model_name, model_config, train_data, valid_data, cfg, vocab,
+                                 data_settings, run_dir, resume, progress, device)
+        restarts = groups[0]
     torch.set_flush_denormal(True)  # tiny gradients otherwise slow CPU arithmetic many times over
     try:
         return _train_loop(model_name, model_config, train_data, valid_data, cfg, vocab, data_settings, run_dir,
-                           resume, progress, torch.device(device))
+                           resume, progress, torch.device(device), restarts)
     finally:
         torch.set_flush_denormal(False)  # a process-wide setting: leave it as other code expects it
 
 
+def group_dir(run_dir: Path, group: range) -> Path:
+    """Where a group of restarts trained in a process of its own keeps its checkpoints."""
+    return run_dir / f"restarts{group.start}-{group.stop - 1}"
+
+
+def recorded_groups(run_dir: Path | None, restarts: int) -> list[range] | None:
+    """The grouping an interrupted run in ``run_dir`` was started with: one group if it checkpointed there, the
+    groups of its ``restarts*`` subdirectories if they cover every restart, else None."""
+    if run_dir is None or (run_dir / LAST).is_file():
+        return [range(restarts)] if run_dir else None
+    groups = []
+    for path in run_dir.glob("restarts*-*"):
+        first, _, last = path.name.removeprefix("restarts").partition("-")
+        if first.isdigit() and last.isdigit():
+            groups.append(range(int(first), int(last) + 1))
+    groups.sort(key=lambda g: g.start)
+    covered = [i for g in groups for i in g]
+    return groups if groups and covered == list(range(restarts)) else None
+
+
+def resumable(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds an interrupted training to continue (in one process or in groups)."""
+    return (run_dir / LAST).is_file() or any(run_dir.glob(f"restarts*-*/{LAST}"))
+
+
+def _worker_threads(threads: int) -> None:
+    torch.set_num_threads(threads)
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """Processes that train at once, each with this process's thread count. Spawned: a forked PyTorch process can
+    hang in its thread pool."""
+    return ProcessPoolExecutor(workers, mp_context=torch.multiprocessing.get_context("spawn"),
+                               initializer=_worker_threads, initargs=(torch.get_num_threads(),))
+
+
+def _train_groups(groups, model_name, model_config, train_data, valid_data, cfg, vocab, data_settings, run_dir,
+                  resume, progress, device) -> TrainResult:
+    """Each group of restarts in a process of its own, at once; the best restart of all, saved in ``run_dir``.
+    Only the first group shows a progress bar."""
+    started = clock.perf_counter()
+    with process_pool(len(groups)) as pool:
+        futures = [pool.submit(train, model_name, model_config, train_data, valid_data, cfg, vocab, data_settings,
+                               group_dir(run_dir, g) if run_dir else None,
+                               resume and run_dir is not None and (group_dir(run_dir, g) / LAST).is_file(),
+                               progress and i == 0, device, 1, g)
+                   for i, g in enumerate(groups)]
+        wait(futures)  # every group runs to its end (and its checkpoint) even when another fails
+    results = [f.result() for f in futures]  # the first group's error, if any, is raised here
+    valid_error = [e for r in results for e in r.valid_error]
+    valid_loss = [e for r in results for e in r.valid_loss]
+    best = min(range(cfg.restarts), key=lambda i: (valid_error[i], valid_loss[i]))
+    model = next(r.model for r, g in zip(results, groups) if best in g)
+    if run_dir:
+        _save_best(run_dir, model, model_name, model_config, vocab, data_settings, cfg, best, valid_error[best])
+    history = []
+    for entries in zip(*(r.history for r in results)):  # one entry per epoch: every restart's figures in order
+        merged = {k: [x for e in entries for x in e[k]] for k in ("train_error", "valid_error", "valid_loss",
+                                                                   "linear")}
+        loss = sum(e["loss"] * len(g) for e, g in zip(entries, groups)) / cfg.restarts
+        history.append({**entries[0], **merged, "loss": loss, "seconds": max(e["seconds"] for e in entries)})
+    return TrainResult(model, best, valid_error, valid_loss, history, clock.perf_counter() - started,
+                       sum(r.steady_questions for r in results), max(r.steady_seconds for r in results))
+
+
+def _save_best(run_dir: Path, model, model_name, model_config, vocab, data_settings, cfg, best, valid_error):
+    checkpoint.save(run_dir / BEST, model.state_dict(),
+                    checkpoint.model_meta(model_name, model_config, vocab, data=data_settings,
+                                          train=dataclasses.asdict(cfg), best_restart=best, valid_error=valid_error))
+
+
 def _train_loop(model_name, model_config, train_data, valid_data, cfg, vocab, data_settings, run_dir, resume,
-                progress, device) -> TrainResult:
+                progress, device, restarts: range) -> TrainResult:
     config_cls, model_cls = MODELS[model_name]
     run_dir = Path(run_dir) if run_dir else None
-    r, n, b = cfg.restarts, len(train_data), cfg.batch_size
+    r, n, b = len(restarts), len(train_data), cfg.batch_size
     if n < b:
         raise ValueError(f"{n} training questions is fewer than one batch of {b}")
     total_epochs = cfg.epochs + (cfg.ls_epochs if cfg.linear_start else 0)
 
-    torch.manual_seed(cfg.seed)
-    generator = torch.Generator().manual_seed(cfg.seed)
-    models = [model_cls(model_config) for _ in range(r)]
+    models, generators = [], []  # each restart: its weights and its stream of shuffles and noise
+    for i in restarts:
+        torch.manual_seed(restart_seed(cfg.seed, i))
+        models.append(model_cls(model_config))
+        generators.append(torch.Generator().manual_seed(restart_seed(cfg.seed, i)))
     params = {k: torch.stack([dict(m.named_parameters())[k].detach() for m in models]).requires_grad_()
               for k, _ in models[0].named_parameters()}  # each (R, ...)
     state = {"epoch": 0, "linear": [cfg.linear_start] * r, "ls_best": [math.inf] * r, "ls_wait": [0] * r,
              "history": []}
     settings = {"model_name": model_name, "model_config": dataclasses.asdict(model_config),
                 "train_config": dataclasses.asdict(cfg), "data": data_settings}
+    # a group of the restarts (``jobs``) resumes only as the same group; all of them (None) only as all
+    settings["restarts"] = [restarts.start, restarts.stop] if r < cfg.restarts else None
     if resume:
-        state, generator = _restore(run_dir, params, settings, generator)
+        state = _restore(run_dir, params, settings, generators)
     params = {k: v.detach().to(device).requires_grad_() for k, v in params.items()}
-
     skeleton = models[0].to("meta")  # structure only: functional_call supplies the weights
 
     def batch_loss(p, batch, linear):  # one restart: the model's own inputs and loss (memnets.models.Trainable)
@@ -186,12 +304,13 @@ def _train_loop(model_name, model_config, train_data, valid_data, cfg, vocab, da
         lr = learning_rate(cfg, epoch)
         in_linear_phase = cfg.linear_start and epoch < cfg.ls_epochs
         linear = (torch.tensor(state["linear"]) & in_linear_phase).to(device)  # (R,) softmax removed for these
-        order = torch.rand(r, n, generator=generator).argsort(-1)  # (R, N) each restart its own shuffle
+        order = torch.stack([torch.rand(n, generator=g).argsort() for g in generators])  # (R, N) own shuffles
         loss_sum, error_sum = 0.0, torch.zeros(r, device=device)
         for start in range(0, n - b + 1, b):  # whole batches only, as the authors' code
             batch = train_data.tensors(order[:, start:start + b])  # each (R, B, ...)
             if cfg.random_noise:
-                batch["time"] = noisy_time(batch["time"], cfg.random_noise, generator)
+                batch["time"] = torch.stack([noisy_time(t, cfg.random_noise, g)
+                                             for t, g in zip(batch["time"], generators)])
             batch = {k: v.to(device) for k, v in batch.items()}
             try:
                 loss, errors = step(params, batch, linear)
@@ -232,7 +351,8 @@ def _train_loop(model_name, model_config, train_data, valid_data, cfg, vocab, da
                         valid_err=f"{valid_error[best]:.1f}%", lr=lr, linear=int(linear.sum()), refresh=False)
         if run_dir:
             checkpoint.save(run_dir / LAST, {**{f"param.{k}": v for k, v in params.items()},
-                                             "rng": generator.get_state()}, {**settings, "state": state})
+                                             "rng": torch.stack([g.get_state() for g in generators])},
+                            {**settings, "state": state})
     bar.close()
 
     final_linear = torch.zeros(r, dtype=torch.bool, device=device)
@@ -242,12 +362,10 @@ def _train_loop(model_name, model_config, train_data, valid_data, cfg, vocab, da
     model.load_state_dict({k: v[best].detach() for k, v in params.items()})
     model.to(device).eval()
     if run_dir:
-        checkpoint.save(run_dir / BEST, model.state_dict(),
-                        checkpoint.model_meta(model_name, model_config, vocab, data=data_settings,
-                                              train=dataclasses.asdict(cfg), best_restart=best,
-                                              valid_error=valid_error[best]))
-    return TrainResult(model, best, valid_error, state["history"], clock.perf_counter() - started,
-                       steady_questions, steady_seconds)
+        _save_best(run_dir, model, model_name, model_config, vocab, data_settings, cfg, restarts[best],
+                   valid_error[best])
+    return TrainResult(model, restarts[best], valid_error, valid_loss, state["history"],
+                       clock.perf_counter() - started, steady_questions, steady_seconds)
 
 
 @torch.no_grad()
@@ -277,15 +395,23 @@ def evaluate_restarts(skeleton, params: dict, data: Batch, linear: torch.Tensor,
     return (loss / len(data)).tolist(), (errors / len(data) * 100).tolist()
 
 
-def _restore(run_dir: Path | None, params: dict, settings: dict, generator: torch.Generator):
-    """Load the stacked weights, loop state and random state of an interrupted run (for ``resume``)."""
+def _restore(run_dir: Path | None, params: dict, settings: dict, generators: list[torch.Generator]) -> dict:
+    """Load the stacked weights, loop state and random streams of an interrupted run (for ``resume``)."""
     if run_dir is None or not (run_dir / LAST).is_file():
         raise checkpoint.CheckpointError(f"nothing to resume: no {LAST} in {run_dir}")
     tensors, meta = checkpoint.load(run_dir / LAST)
     checkpoint.require_same_run(run_dir / LAST, {k: meta.get(k) for k in settings}, settings, "model_config",
                                 MODELS[settings["model_name"]][0])
+    rng = tensors["rng"]
+    if rng.dim() == 1:  # written before each restart had a stream of its own: one stream, exact for one restart
+        if len(generators) > 1:
+            raise checkpoint.CheckpointError(
+                f"{run_dir / LAST} was written by an earlier memnets, whose restarts shared one random stream; "
+                f"it cannot be continued exactly: start the run again (--overwrite)")
+        rng = rng.unsqueeze(0)
     with torch.no_grad():
         for k, v in params.items():
             v.copy_(tensors[f"param.{k}"])
-    generator.set_state(tensors["rng"])
-    return meta["state"], generator
+    for g, state in zip(generators, rng):
+        g.set_state(state.clone())  # a tensor of its own: given a row of the stack, set_state failed or crashed
+    return meta["state"]

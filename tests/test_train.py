@@ -202,3 +202,66 @@ def test_a_short_run_trains_eagerly_unless_compiling_pays(task1, monkeypatch, st
     monkeypatch.setattr(torch, "compile", lambda fn: calls.append(fn) or fn)  # records the request, runs eagerly
     run(task1, small(epochs=1, ls_epochs=1, compile=None))  # 2 restarts x 11 batches x 2 epochs: far below 20,000
     assert bool(calls) == compiles
+
+
+def test_restart_groups_in_processes_train_what_one_process_does(task1, tmp_path, monkeypatch):
+    """Restarts split over two processes (``jobs``) draw their own streams, so each restart ends with the weights
+    and validation error it has when all restarts train in one process; the best is kept from all of them."""
+    monkeypatch.setattr(loop, "PARALLEL_FROM_STEPS", 0)  # this tiny run would not pay for processes
+    vocab, data = task1
+    config = MemN2NConfig(len(vocab), memory_size=10, encoding="position")
+    cfg = small(restarts=3)
+    together = train("memn2n", config, data["train"], data["valid"], cfg, vocab, {"source": "test"},
+                     run_dir=tmp_path / "one", progress=False)
+    apart = train("memn2n", config, data["train"], data["valid"], cfg, vocab, {"source": "test"},
+                  run_dir=tmp_path / "two", progress=False, jobs=2)
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["checkpoint.safetensors", "restarts0-0",
+                                                                    "restarts1-2"]
+    assert apart.valid_error == together.valid_error and apart.valid_loss == pytest.approx(together.valid_loss)
+    assert apart.best_restart == together.best_restart
+    for a, b in zip(together.model.parameters(), apart.model.parameters()):
+        torch.testing.assert_close(a, b)
+    assert [len(h["valid_error"]) for h in apart.history] == [3] * len(together.history)
+    best, meta = checkpoint.load(tmp_path / "two" / "checkpoint.safetensors")
+    assert meta["best_restart"] == together.best_restart
+    # restart 1 trained alone is restart 1 of the three: its stream does not depend on the others
+    alone = train("memn2n", config, data["train"], data["valid"], cfg, vocab, {"source": "test"}, progress=False,
+                  restarts=range(1, 2))
+    assert alone.best_restart == 1 and alone.valid_error == [together.valid_error[1]]
+
+
+def test_grouped_run_resumes_in_its_groups(task1, tmp_path, monkeypatch):
+    monkeypatch.setattr(loop, "PARALLEL_FROM_STEPS", 0)
+    vocab, data = task1
+    config = MemN2NConfig(len(vocab), memory_size=10, encoding="position")
+    whole = train("memn2n", config, data["train"], data["valid"], small(restarts=2), vocab, {"source": "test"},
+                  run_dir=tmp_path, progress=False, jobs=2)
+    assert loop.recorded_groups(tmp_path, 2) == [range(0, 1), range(1, 2)] and loop.resumable(tmp_path)
+    with pytest.raises(checkpoint.CheckpointError, match="restarts = \\[0, 1\\], but this run has None"):
+        train("memn2n", config, data["train"], data["valid"], small(restarts=2), vocab, {"source": "test"},
+              run_dir=tmp_path / "restarts0-0", progress=False, resume=True, restarts=range(0, 2))
+    resumed = train("memn2n", config, data["train"], data["valid"], small(restarts=2), vocab, {"source": "test"},
+                    run_dir=tmp_path, progress=False, resume=True)  # jobs=1: the run's own two groups are kept
+    assert resumed.valid_error == whole.valid_error
+
+
+def test_short_run_stays_in_one_process(task1, tmp_path):
+    vocab, data = task1
+    config = MemN2NConfig(len(vocab), memory_size=10, encoding="position")
+    train("memn2n", config, data["train"], data["valid"], small(restarts=2), vocab, {"source": "test"},
+          run_dir=tmp_path, progress=False, jobs=2)  # 2 restarts x 11 batches x 5 epochs: far below the threshold
+    assert (tmp_path / LAST).is_file() and not list(tmp_path.glob("restarts*"))
+
+
+def test_checkpoint_of_restarts_sharing_one_stream_is_refused(task1, tmp_path):
+    """Before each restart had its own stream, a run's restarts shared one: such a run cannot resume exactly."""
+    vocab, data = task1
+    config = MemN2NConfig(len(vocab), memory_size=10, encoding="position")
+    train("memn2n", config, data["train"], data["valid"], small(restarts=2), vocab, {"source": "test"},
+          run_dir=tmp_path, progress=False)
+    tensors, meta = checkpoint.load(tmp_path / LAST)
+    tensors["rng"] = tensors["rng"][0].clone()  # the layout of an earlier memnets: one generator's state
+    checkpoint.save(tmp_path / LAST, tensors, meta)
+    with pytest.raises(checkpoint.CheckpointError, match="shared one random stream"):
+        train("memn2n", config, data["train"], data["valid"], small(restarts=2), vocab, {"source": "test"},
+              run_dir=tmp_path, progress=False, resume=True)
