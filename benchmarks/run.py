@@ -85,7 +85,9 @@ def table_benchmark(name: str, title: str, args: list[str], target: str) -> None
           f"    {result['command']}\n", markdown_table(ours, result["paper_column"]),
           f"\nTarget: {target}. Paper figures: Sukhbaatar et al. (2015), Table 1, column "
           f"\"{result['paper_column']}\" over the same tasks.\n",
-          f"\nWall time {wall:.0f} s ({wall / 60:.1f} min) on {os.cpu_count()} CPU cores; peak memory {peak:.0f} MiB; "
+          f"\nWall time {wall:.0f} s ({wall / 60:.1f} min) on {os.cpu_count()} CPU cores, "
+          f"{result.get('processes', 1)} training process(es) at once (`--jobs`, one thread each); peak memory "
+          f"{peak:.0f} MiB (the largest process); "
           f"training throughput {result['questions_per_second']:,} questions/s (all restarts, after each run's "
           f"first epoch, which includes compiling where the step is compiled).\n"]
     if not_run:
@@ -101,9 +103,11 @@ def speed() -> None:
 
     cores = str(os.cpu_count())
     settings = [("before: compiled, all cores", ["--compile", "--threads", cores]),
-                ("compiled, 1 thread", ["--compile", "--threads", "1"]),
+                ("compiled, 1 thread, 1 process", ["--compile", "--threads", "1", "--jobs", "1"]),
                 ("eager, all cores", ["--no-compile", "--threads", cores]),
-                ("after: the defaults (1 thread, compiled from 20,000 restart-steps)", [])]
+                ("the defaults in 1 process (`--jobs 1`)", ["--jobs", "1"]),
+                ("after: the defaults (1 thread per process, 1 process per core, compiled from 20,000 "
+                 "restart-steps)", [])]
     jobs = [("main job (generated task 1)", "main", ["train"]),
             ("task 1, 1 restart", "t1-r1", ["train", "--task", "1", "--data-dir", BABI]),
             ("task 1, 10 restarts", "t1-r10", ["train", "--task", "1", "--data-dir", BABI, "--restarts", "10"])]
@@ -120,7 +124,9 @@ def speed() -> None:
           "Produced by `python benchmarks/run.py speed`, all runs in one process, one after another, on "
           f"{cores} CPU cores (PyTorch {torch.__version__}). \"Before\" is the earlier default: the training step always "
           "compiled, and PyTorch's default of one thread per core. \"After\" is the new default: compiled only from "
-          "20,000 steps counted over all restarts (ten restarts of a 1k task, the joint and 10k runs) and one thread. "
+          "20,000 steps counted over all restarts (ten restarts of a 1k task, the joint and 10k runs), one thread, "
+          "and one training process per core (`--jobs`: a run's restarts split between them from 20,000 "
+          "restart-steps). "
           "Wall time is the whole `memnets` process (start-up, data, compiling, training, testing); questions/s count every training question of every restart after the first "
           "epoch. Peak memory is the largest resident size of any memnets process so far in this benchmark.\n\n",
           "| job | settings | wall time (s) | train time (s) | questions/s | test error (%) | peak memory (MiB) |\n",
@@ -130,7 +136,7 @@ def speed() -> None:
                   f"{r['questions_per_second']:,} | {r['test_error']} | {r['peak_memory_mib']} |\n")
     md.append("\nRatios, before / after (wall time): " + "; ".join(
         f"{job}: {before['wall_seconds'] / after['wall_seconds']:.2f}x" for job, _, _ in jobs
-        for before, after in [[r for r in rows if r['job'] == job][::3]]) + ".\n")
+        for before, after in [[r for r in rows if r['job'] == job][::len(settings) - 1]]) + ".\n")
     md.append("\nCommands:\n\n" + "".join(f"    {r['command']}\n" for r in rows))
     write("speed", {"runs": rows}, "".join(md))
 

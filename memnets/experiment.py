@@ -410,7 +410,8 @@ def _run(exp: Experiment, log: Callable[[str], None]) -> dict:
               "model_config": used_config(runs), "train_config": options["train"], **summary,
               "paper_column": column, "paper": evaluate.paper_summary(column, sorted(errors)) if column else None,
               "tasks_not_run": {str(t): why for t, why in not_run.items()},
-              "processes": parallel,  # tasks trained at once (a run that split its restarts counts as one)
+              # processes training at once: tasks side by side, or the groups of one run's restarts
+              "processes": parallel if parallel > 1 else max(r.get("processes", 1) for r in runs.values()),
               "wall_seconds": round(time.perf_counter() - started, 1),
               "train_seconds": round(sum(r["train_seconds"] for r in runs.values()), 1),
               "questions_per_second": round(steady / steady_time) if steady_time else None, "runs": runs}
@@ -459,7 +460,7 @@ def _train_group(exp: Experiment, group: list[int], splits, options: dict, jobs:
              "train_seconds": round(result.train_seconds, 2),
              "questions_per_second": round(result.questions_per_second),
              "steady_questions": result.steady_questions,
-             "steady_seconds": round(result.steady_seconds, 3)}
+             "steady_seconds": round(result.steady_seconds, 3), "processes": result.processes}
     if result.model.strongly_supervised:
         entry["supporting_fact_accuracy"] = evaluate.support_accuracy(result.model, data["test"])
     evaluate.write_json(run_dir / "result.json", entry)

@@ -89,6 +89,7 @@ class TrainResult:
     train_seconds: float = 0.0
     steady_questions: int = 0  # training questions (all restarts) after this process's first epoch,
     steady_seconds: float = 0.0  # which includes compiling the step, and the seconds they took
+    processes: int = 1  # processes the restarts were split between (``jobs``)
 
     @property
     def questions_per_second(self) -> float:
@@ -115,18 +116,27 @@ def restart_groups(restarts: int, jobs: int) -> list[range]:
     return [range(i * restarts // count, (i + 1) * restarts // count) for i in range(count)]
 
 
-def noisy_time(time: torch.Tensor, fraction: float, generator: torch.Generator) -> torch.Tensor:
+def noisy_time(time: torch.Tensor, fraction: float, generator: torch.Generator | list[torch.Generator]
+               ) -> torch.Tensor:
     """Random noise (§4.1): spread a story's L time indices over L + n slots, n ~ U{0..ceil(fraction * L)}.
 
     time (..., M) holds L..1 in the first L slots and 0 after; the result holds L distinct indices drawn from
-    1..L+n, sorted descending, so the order of the memories is kept and empty slots open between them.
+    1..L+n, sorted descending, so the order of the memories is kept and empty slots open between them. Given a
+    list of R generators, time is (R, ..., M) and row r draws from generator r alone: the draws of R calls, one
+    per restart, computed in one.
     """
     m = time.shape[-1]
     length = (time > 0).sum(-1, keepdim=True)  # (..., 1) L
-    blanks = (torch.rand(length.shape, generator=generator) * (torch.ceil(length * fraction) + 1)).floor()
     span = m + math.ceil(m * fraction)  # the most slots any story can spread over
-    keys = torch.rand(*time.shape[:-1], span, generator=generator)  # (..., span)
-    keys = keys.masked_fill(torch.arange(1, span + 1) > length + blanks, 2.0)  # slots past L+n never drawn
+    streams = generator if isinstance(generator, list) else [generator]
+    rows = time.shape[1:-1] if isinstance(generator, list) else time.shape[:-1]
+    draws = [(torch.rand(*rows, 1, generator=g), torch.rand(*rows, span, generator=g)) for g in streams]
+    if isinstance(generator, list):
+        uniform, keys = torch.stack([u for u, _ in draws]), torch.stack([k for _, k in draws])
+    else:
+        (uniform, keys), = draws
+    blanks = (uniform * (torch.ceil(length * fraction) + 1)).floor()  # (..., 1) n
+    keys = keys.masked_fill(torch.arange(1, span + 1) > length + blanks, 2.0)  # (..., span) past L+n never drawn
     drawn = keys.argsort(-1)[..., :m] + 1  # (..., M) distinct random indices in 1..L+n first
     drawn = drawn.masked_fill(torch.arange(m) >= length, 0)  # (..., M) keep L of them
     return drawn.sort(-1, descending=True).values
@@ -244,7 +254,8 @@ def _train_groups(groups, model_name, model_config, train_data, valid_data, cfg,
         loss = sum(e["loss"] * len(g) for e, g in zip(entries, groups)) / cfg.restarts
         history.append({**entries[0], **merged, "loss": loss, "seconds": max(e["seconds"] for e in entries)})
     return TrainResult(model, best, valid_error, valid_loss, history, clock.perf_counter() - started,
-                       sum(r.steady_questions for r in results), max(r.steady_seconds for r in results))
+                       sum(r.steady_questions for r in results), max(r.steady_seconds for r in results),
+                       len(groups))
 
 
 def _save_best(run_dir: Path, model, model_name, model_config, vocab, data_settings, cfg, best, valid_error):
@@ -309,8 +320,7 @@ def _train_loop(model_name, model_config, train_data, valid_data, cfg, vocab, da
         for start in range(0, n - b + 1, b):  # whole batches only, as the authors' code
             batch = train_data.tensors(order[:, start:start + b])  # each (R, B, ...)
             if cfg.random_noise:
-                batch["time"] = torch.stack([noisy_time(t, cfg.random_noise, g)
-                                             for t, g in zip(batch["time"], generators)])
+                batch["time"] = noisy_time(batch["time"], cfg.random_noise, generators)
             batch = {k: v.to(device) for k, v in batch.items()}
             try:
                 loss, errors = step(params, batch, linear)

@@ -265,3 +265,12 @@ def test_checkpoint_of_restarts_sharing_one_stream_is_refused(task1, tmp_path):
     with pytest.raises(checkpoint.CheckpointError, match="shared one random stream"):
         train("memn2n", config, data["train"], data["valid"], small(restarts=2), vocab, {"source": "test"},
               run_dir=tmp_path, progress=False, resume=True)
+
+
+def test_noisy_time_of_restarts_draws_each_from_its_own_stream():
+    time = torch.tensor([[5, 4, 3, 2, 1, 0, 0, 0], [3, 2, 1, 0, 0, 0, 0, 0]])  # (B, M)
+    times = torch.stack([time, time.flip(0), time])  # (R, B, M)
+    apart = [noisy_time(t, 0.5, torch.Generator().manual_seed(s)) for t, s in zip(times, (0, 1, 2))]
+    together = noisy_time(times, 0.5, [torch.Generator().manual_seed(s) for s in (0, 1, 2)])
+    assert torch.equal(together, torch.stack(apart))
+    assert not torch.equal(apart[0], apart[2])  # the same stories, other streams: other noise
