@@ -14,8 +14,12 @@ restart still sees what it would see trained with all the others.
 """
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import math
+import os
+import signal
+import sys
 import time as clock
 import warnings
 from concurrent.futures import ProcessPoolExecutor, wait
@@ -217,15 +221,21 @@ def resumable(run_dir: Path) -> bool:
     return (run_dir / LAST).is_file() or any(run_dir.glob(f"restarts*-*/{LAST}"))
 
 
-def _worker_threads(threads: int) -> None:
+def _start_worker(threads: int) -> None:
+    """A training process's set-up: its thread count, and (on Linux) its end when the process that started it
+    ends, however that ends, so that no orphan goes on writing into a run directory that is no longer locked."""
     torch.set_num_threads(threads)
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent ended before the line above took effect
+            os.kill(os.getpid(), signal.SIGTERM)
 
 
 def process_pool(workers: int) -> ProcessPoolExecutor:
     """Processes that train at once, each with this process's thread count. Spawned: a forked PyTorch process can
     hang in its thread pool."""
     return ProcessPoolExecutor(workers, mp_context=torch.multiprocessing.get_context("spawn"),
-                               initializer=_worker_threads, initargs=(torch.get_num_threads(),))
+                               initializer=_start_worker, initargs=(torch.get_num_threads(),))
 
 
 def _train_groups(groups, model_name, model_config, train_data, valid_data, cfg, vocab, data_settings, run_dir,
