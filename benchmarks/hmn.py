@@ -3,7 +3,7 @@
     python benchmarks/hmn.py speed       # training questions/s of HMNet beside End-To-End, task 1 (1k), one run each
     python benchmarks/hmn.py babi1k      # bAbI 1k, one model per task, beside End-To-End and the published anchors
     python benchmarks/hmn.py babi1k-lr02 # the same at twice the learning rate: the 1k run's losses still fell fast
-    python benchmarks/hmn.py babi1k-100  # the same with 100 epochs (the preset's), two halves of the tasks at once
+    python benchmarks/hmn.py babi1k-100  # the same with 100 epochs (the preset's)
     python benchmarks/hmn.py ablation    # each of parts 1-5 off in turn, on the tasks of ABLATION_TASKS
     python benchmarks/hmn.py ablation-so-far   # the same table from the variants already finished (trains nothing)
     python benchmarks/hmn.py baselines   # the LSTM and Transformer baselines on bAbI 1k
@@ -114,37 +114,12 @@ def babi1k(name: str = "babi1k", extra: tuple[str, ...] = (), what: str = "") ->
     md += [f"- {anchor}: {mean}" + (f" ({failed})" if failed is not None else "") for anchor, (mean, failed)
            in PUBLISHED_1K.items()]
     train_s = result["train_seconds"]  # summed over the tasks' result.json files, so it survives --resume
-    md.append(f"\nTraining time {train_s:.0f} s ({train_s / 60:.1f} min, the tasks' sum) on 2 CPU cores shared "
-              f"with other work; training throughput {result['questions_per_second']:,} questions/s (all restarts). "
-              f"This invocation's wall time {wall:.0f} s (less when --resume kept finished tasks).")
+    md.append(f"\nTraining time {train_s:.0f} s ({train_s / 60:.1f} min, the tasks' sum) on 2 CPU cores, "
+              f"{result.get('processes', 1)} task(s) training at once (`--jobs`); training throughput "
+              f"{result['questions_per_second']:,} questions/s per process (all restarts). This invocation's wall "
+              f"time {wall:.0f} s ({wall / 60:.1f} min; less when --resume kept finished tasks).")
     write(name, {"result": result, "wall_seconds": wall, "peak_mib": round(peak), "published": PUBLISHED_1K},
           "\n".join(md) + "\n")
-
-
-def babi1k_halves(name: str, schedule: list[str], what: str) -> None:
-    """``babi1k`` with another ``schedule``: the tasks in two groups of about equal training time in the 1k run,
-    trained at once, one process per core."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(2) as pool:
-        halves = list(pool.map(lambda tasks: train("hmn", f"runs/bench-hmn-{name}-{tasks}", schedule, tasks=tasks),
-                               ["2,3,5,8", "1,4,6,7,9-20"]))
-    per_task = {t: e for result, _, _ in halves for t, e in result["per_task"].items()}
-    result = {"commands": [r["command"] for r, _, _ in halves], "per_task": per_task,
-              "mean_error": sum(per_task.values()) / len(per_task),
-              "failed_tasks": sum(e > 5 for e in per_task.values()),
-              "train_seconds": sum(r["train_seconds"] for r, _, _ in halves)}
-    wall = max(w for _, w, _ in halves)
-    md = [f"# HMNet on bAbI 1k, one model per task, best of {RESTARTS} restarts{what}\n",
-          f"Produced by `python benchmarks/hmn.py {name}`, which ran, at the same time:\n"]
-    md += [f"    {c}" for c in result["commands"]]
-    md += ["", per_task_table({"HMNet": per_task, "HMNet, the 1k benchmark (docs/results/hmn-babi1k.md)":
-                              json.loads((RESULTS / "hmn-babi1k.json").read_text())["result"]["per_task"]}),
-           f"\nHMNet: mean {result['mean_error']:.1f}%, {result['failed_tasks']} failed. Target (issue #11): at most "
-           "8.0%.",
-           f"\nTraining time {result['train_seconds']:.0f} s (the tasks' sum); wall time {wall:.0f} s with the two "
-           "halves side by side on the 2 CPU cores."]
-    write(name, {"result": result, "wall_seconds": wall}, "\n".join(md) + "\n")
 
 
 # Each variant against today's default (parts 1-4 on; region attention, part 5, off below REGIONS_FROM rows, so
@@ -439,8 +414,8 @@ def figure() -> None:
 
 BENCHMARKS = {"figure": figure, "speed": speed, "babi1k": babi1k, "ablation": ablation,
               "babi1k-lr02": lambda: babi1k("babi1k-lr02", ("--lr", "0.02"), ", learning rate 0.02"),
-              "babi1k-100": lambda: babi1k_halves("babi1k-100", ["--epochs", "100", "--anneal-every", "25", *SCHEDULE[4:]],
-                                                  ", 100 epochs (the rate halved every 25)"),
+              "babi1k-100": lambda: babi1k("babi1k-100", ("--epochs", "100", "--anneal-every", "25"),
+                                           ", 100 epochs (the rate halved every 25)"),
               "ablation-so-far": lambda: ablation(finished_only=True), "baselines": baselines, "long": long,
               "cost": cost, "pool": pool}
 

@@ -42,9 +42,14 @@ LAST, BEST = "last.safetensors", "checkpoint.safetensors"
 # 1k task with one restart slower (~3,400 steps) and ten restarts side by side faster, as it does the joint model
 # (~50,000 steps) and the 10k tasks (~34,000). ``TrainConfig.compile = None`` compiles from this many restart-steps.
 COMPILE_FROM_STEPS = 20_000
-# Starting a process (Python, PyTorch, the data) costs 3-5 s: runs train in parallel processes (``jobs``) from this
-# many restart-steps in all, a few seconds of training; below it, one after another in this process.
+# Starting a process (Python, PyTorch, the data) costs 3-5 s, and two training processes on these 2 cores each ran
+# 1.5-1.8x slower than one alone (docs/results/babi1k.md). Tasks train in parallel processes (``jobs``) from this
+# many restart-steps in all (about break-even; bAbI 1k's 20 tasks x 10 restarts, 670,000, gained 1.46x) ...
 PARALLEL_FROM_STEPS = 20_000
+# ... and one run's restarts split between processes from this many: ten restarts of task 1 (33,600) took 31.0 s
+# split against 25.9 s in one process (docs/results/speed.md, before this threshold), the joint model's ten
+# (506,000) 15.4 minutes against 21.5 (docs/results/joint.md).
+SPLIT_FROM_STEPS = 200_000
 
 
 class Diverged(ValueError):
@@ -173,14 +178,14 @@ def train(model_name: str, model_config, train_data: Batch, valid_data: Batch, c
     Weights are initialised and every random draw (shuffles, noise) is made on the CPU, so a run starts from the
     same weights and sees the same batches on any device; the batches then move to ``device``.
 
-    ``jobs`` > 1 (on the CPU, for a run of at least ``PARALLEL_FROM_STEPS``) splits the restarts into that many
+    ``jobs`` > 1 (on the CPU, for a run of at least ``SPLIT_FROM_STEPS``) splits the restarts into that many
     groups, each trained in a process of its own with this process's thread count, checkpointed in a subdirectory
     of ``run_dir`` (``restarts0-4``, ...); the best restart of all is kept. A resumed run keeps the grouping it was started with. ``restarts`` trains only those
     restarts of ``cfg.restarts`` (what each such process does).
     """
     run_dir = Path(run_dir) if run_dir else None
     if restarts is None:
-        long_run = restart_steps(cfg, len(train_data)) >= PARALLEL_FROM_STEPS
+        long_run = restart_steps(cfg, len(train_data)) >= SPLIT_FROM_STEPS
         groups = restart_groups(cfg.restarts, jobs if torch.device(device).type == "cpu" and long_run else 1)
         if resume:
             groups = recorded_groups(run_dir, cfg.restarts) or groups

@@ -936,3 +936,70 @@ def test_training_on_one_question_names_the_task(tmp_path, source):
     code, out, err = run_main([*TINY_TRAIN, "--ls-epochs", "1", "--questions", "1", *data, "--out", tmp_path / "run"])
     assert_exit_0_or_one_error_line(code, out, err, "train")
     assert code == 2 and "task 1" in err and "question" in err, err
+
+
+# ------------------------------------------------------------------------------ training processes (--jobs)
+
+ORPHAN_SCRIPT = """
+import sys
+from memnets import train as loop
+from memnets.data.babi import load_splits
+from memnets.data.generator import write_tasks
+from memnets.data.tensors import vectorize
+from memnets.data.vocab import Vocab
+from memnets.models.memn2n import MemN2NConfig
+
+if __name__ == "__main__":
+    folder = sys.argv[1]
+    write_tasks(folder + "/gen", [1], 400, seed=0, test_questions=10)
+    splits = load_splits(folder + "/gen", [1], "en", 0.1)
+    vocab = Vocab.build(splits["train"] + splits["valid"])
+    data = {k: vectorize(v, vocab, memory_size=10) for k, v in splits.items()}
+    loop.SPLIT_FROM_STEPS = 0  # split this small run's restarts between two processes
+    cfg = loop.TrainConfig(epochs=100000, ls_epochs=1, compile=False, restarts=2)
+    loop.train("memn2n", MemN2NConfig(len(vocab), memory_size=10, encoding="position"), data["train"],
+               data["valid"], cfg, vocab, {"source": "test"}, run_dir=folder + "/run", progress=False, jobs=2)
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads the process table from /proc")
+def test_training_processes_end_with_the_process_that_started_them(tmp_path):
+    """A run killed outright (SIGKILL: no clean-up runs) takes its training processes with it: none is left to
+    write into the run directory, whose lock the kill released."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "run.py").write_text(ORPHAN_SCRIPT)
+    parent = subprocess.Popen([sys.executable, str(tmp_path / "run.py"), str(tmp_path)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def children() -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    stat = (entry / "stat").read_text()
+                    if int(stat.rsplit(")", 1)[1].split()[1]) == parent.pid:  # field 4: the parent's pid
+                        found.append(int(entry.name))
+        return found
+
+    deadline = time.monotonic() + 120
+    while not all((tmp_path / "run" / g / "last.safetensors").is_file() for g in ("restarts0-0", "restarts1-1")):
+        assert parent.poll() is None and time.monotonic() < deadline, "the two groups never started training"
+        time.sleep(0.2)
+    workers = children()
+    assert len(workers) >= 2
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    def alive(pid: int) -> bool:  # running, not a zombie waiting to be reaped
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    deadline = time.monotonic() + 30
+    while any(alive(pid) for pid in workers):
+        assert time.monotonic() < deadline, "a training process outlived the run that started it"
+        time.sleep(0.2)

@@ -207,7 +207,7 @@ def test_a_short_run_trains_eagerly_unless_compiling_pays(task1, monkeypatch, st
 def test_restart_groups_in_processes_train_what_one_process_does(task1, tmp_path, monkeypatch):
     """Restarts split over two processes (``jobs``) draw their own streams, so each restart ends with the weights
     and validation error it has when all restarts train in one process; the best is kept from all of them."""
-    monkeypatch.setattr(loop, "PARALLEL_FROM_STEPS", 0)  # this tiny run would not pay for processes
+    monkeypatch.setattr(loop, "SPLIT_FROM_STEPS", 0)  # this tiny run would not pay for processes
     vocab, data = task1
     config = MemN2NConfig(len(vocab), memory_size=10, encoding="position")
     cfg = small(restarts=3)
@@ -231,7 +231,7 @@ def test_restart_groups_in_processes_train_what_one_process_does(task1, tmp_path
 
 
 def test_grouped_run_resumes_in_its_groups(task1, tmp_path, monkeypatch):
-    monkeypatch.setattr(loop, "PARALLEL_FROM_STEPS", 0)
+    monkeypatch.setattr(loop, "SPLIT_FROM_STEPS", 0)
     vocab, data = task1
     config = MemN2NConfig(len(vocab), memory_size=10, encoding="position")
     whole = train("memn2n", config, data["train"], data["valid"], small(restarts=2), vocab, {"source": "test"},
