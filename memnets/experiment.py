@@ -91,7 +91,7 @@ def kvmemnn_metaqa() -> tuple[dict, TrainConfig]:
 
 def hmn_babi() -> tuple[dict, TrainConfig]:
     """HMNet (issue #11): the loop's SGD without linear start (HMNet has no linear form); schedule ours, the best
-    measured on bAbI 1k (docs/results/hmn-babi1k-100.md: 18.9% mean error; 60 epochs 19.3%, lr 0.02 20.7%). Eager:
+    measured on bAbI 1k (docs/results/hmn-babi1k-100.md: 18.7% mean error; 60 epochs 19.3%, lr 0.02 20.7%). Eager:
     compiling its unrolled recurrence took 177-214 s per task on 2 cores, more than any 1k run saves."""
     return {}, TrainConfig(epochs=100, lr=0.01, anneal_every=25, linear_start=False, random_noise=0.1, compile=False)
 
@@ -374,6 +374,10 @@ def _run(exp: Experiment, log: Callable[[str], None]) -> dict:
             log(f"task {group[0]} not run: {err}")
             not_run[group[0]] = str(err)
             continue
+        if not splits["train"] or not splits["valid"]:
+            raise DataError(f"task {', '.join(map(str, group))}: {len(splits['train'])} training and "
+                            f"{len(splits['valid'])} validation question(s) after holding out "
+                            f"{train_cfg.valid_fraction:.0%} for validation; at least one of each is needed")
         todo.append((group, splits))
     # Tasks train in parallel processes, one per job (when that pays: PARALLEL_FROM_STEPS); a single run (one
     # task, or joint) may split its restarts instead (memnets.train).
@@ -440,10 +444,6 @@ def _train_group(exp: Experiment, group: list[int], splits, options: dict, jobs:
 
     run_dir = group_dir(exp, group)
     model_cfg, train_cfg = configs(exp.model, exp.joint, exp.model_options, exp.train_options)
-    if not splits["train"] or not splits["valid"]:
-        raise DataError(f"task {', '.join(map(str, group))}: {len(splits['train'])} training and "
-                        f"{len(splits['valid'])} validation question(s) after holding out "
-                        f"{train_cfg.valid_fraction:.0%} for validation; at least one of each is needed")
     vocab, model_cfg, data = tensorize(exp, splits)
     label = "joint" if exp.joint else f"task {group[0]}"
     say(f"{label}: {len(data['train'])} train / {len(data['valid'])} valid / {len(data['test'])} test"

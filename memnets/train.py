@@ -180,15 +180,15 @@ def train(model_name: str, model_config, train_data: Batch, valid_data: Batch, c
 
     ``jobs`` > 1 (on the CPU, for a run of at least ``SPLIT_FROM_STEPS``) splits the restarts into that many
     groups, each trained in a process of its own with this process's thread count, checkpointed in a subdirectory
-    of ``run_dir`` (``restarts0-4``, ...); the best restart of all is kept. A resumed run keeps the grouping it was started with. ``restarts`` trains only those
-    restarts of ``cfg.restarts`` (what each such process does).
+    of ``run_dir`` (``restarts0-4``, ...); the best restart of all is kept. A resumed run keeps the grouping it was
+    started with. ``restarts`` trains only those restarts of ``cfg.restarts`` (what each such process does).
     """
     run_dir = Path(run_dir) if run_dir else None
     if restarts is None:
         long_run = restart_steps(cfg, len(train_data)) >= SPLIT_FROM_STEPS
         groups = restart_groups(cfg.restarts, jobs if torch.device(device).type == "cpu" and long_run else 1)
-        if resume:
-            groups = recorded_groups(run_dir, cfg.restarts) or groups
+        if resume:  # the run's own grouping; with none on disk, the one process that finds nothing to resume
+            groups = recorded_groups(run_dir, cfg.restarts) or [range(cfg.restarts)]
         if len(groups) > 1:
             return _train_groups(groups, model_name, model_config, train_data, valid_data, cfg, vocab,
                                  data_settings, run_dir, resume, progress, device)
@@ -248,6 +248,8 @@ def _train_groups(groups, model_name, model_config, train_data, valid_data, cfg,
     """Each group of restarts in a process of its own, at once; the best restart of all, saved in ``run_dir``.
     Only the first group shows a progress bar."""
     started = clock.perf_counter()
+    for g in groups if run_dir else ():  # the grouping is on disk from the start, for --resume
+        group_dir(run_dir, g).mkdir(parents=True, exist_ok=True)
     with process_pool(len(groups)) as pool:
         futures = [pool.submit(train, model_name, model_config, train_data, valid_data, cfg, vocab, data_settings,
                                group_dir(run_dir, g) if run_dir else None,

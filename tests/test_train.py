@@ -243,6 +243,11 @@ def test_grouped_run_resumes_in_its_groups(task1, tmp_path, monkeypatch):
     resumed = train("memn2n", config, data["train"], data["valid"], small(restarts=2), vocab, {"source": "test"},
                     run_dir=tmp_path, progress=False, resume=True)  # jobs=1: the run's own two groups are kept
     assert resumed.valid_error == whole.valid_error
+    for name in (LAST, "checkpoint.safetensors"):  # as if killed before the second group's first checkpoint
+        (tmp_path / "restarts1-1" / name).unlink()
+    again = train("memn2n", config, data["train"], data["valid"], small(restarts=2), vocab, {"source": "test"},
+                  run_dir=tmp_path, progress=False, resume=True)  # that group starts afresh in its directory
+    assert again.valid_error == whole.valid_error and (tmp_path / "restarts1-1" / LAST).is_file()
 
 
 def test_short_run_stays_in_one_process(task1, tmp_path):
