@@ -601,6 +601,42 @@ def memnn_hashing() -> None:
           "".join(md))
 
 
+def split() -> None:
+    """Ten restarts of task 1 (1k) in one process against split between two (``--jobs 2`` with the threshold
+    ``SPLIT_FROM_STEPS`` lifted for this run), alternately, twice each, in this process: the measurement behind
+    that threshold. Each run is timed from the call to its end (data, spawning, compiling, training, testing)."""
+    import torch
+
+    from memnets import experiment
+    from memnets import train as loop
+
+    torch.set_num_threads(1)
+    threshold, rows = loop.SPLIT_FROM_STEPS, []
+    for attempt in range(2):
+        for label, lifted in (("one process", False), ("split between 2 processes", True)):
+            loop.SPLIT_FROM_STEPS = 0 if lifted else threshold
+            exp = experiment.Experiment(
+                model="memn2n", tasks=[1], joint=False,
+                data=experiment.data_settings("babi", BABI, "en", 0, 0), model_options={},
+                train_options={"restarts": 10}, run_dir=Path(f"runs/bench-split-{int(lifted)}"), progress=False,
+                jobs=2)
+            begin = time.perf_counter()
+            result = experiment.run(exp, log=lambda line: None, overwrite=True)
+            rows.append({"attempt": attempt + 1, "settings": label, "wall_seconds": round(time.perf_counter() - begin, 1),
+                         "processes": result["processes"], "test_error": result["mean_error"]})
+            print(rows[-1], flush=True)
+    loop.SPLIT_FROM_STEPS = threshold
+    md = ["# Ten restarts of task 1 (1k): one process against split between two\n\n",
+          "Produced by `python benchmarks/run.py split`: `memnets train --task 1 --restarts 10` with the defaults, in "
+          "one process and with its restarts split between two (`--jobs 2`, the threshold for splitting lifted for "
+          f"the run), alternately, in one Python process, on {os.cpu_count()} CPU cores; 33,600 restart-steps. "
+          f"Load average at the end: {os.getloadavg()[0]:.2f}.\n\n",
+          "| attempt | settings | processes | wall time (s) | test error (%) |\n|---:|---|---:|---:|---:|\n"]
+    md += [f"| {r['attempt']} | {r['settings']} | {r['processes']} | {r['wall_seconds']} | {r['test_error']} |\n"
+           for r in rows]
+    write("split", {"rows": rows}, "".join(md))
+
+
 def peer() -> None:
     """Issue #10's whole-process comparison: bAbI task 1 (1k) trained to completion by nmhkahn/MemN2N-pytorch (100
     epochs, its defaults) and by ``memnets train`` with its defaults, alternately, PEER_RUNS times each (default 2),
@@ -684,6 +720,7 @@ BENCHMARKS = {
     "memnn-hashing": memnn_hashing,
     "memnn-speed": memnn_speed,
     "peer": peer,
+    "split": split,
 }
 
 if __name__ == "__main__":

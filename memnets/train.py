@@ -46,9 +46,9 @@ COMPILE_FROM_STEPS = 20_000
 # 1.5-1.8x slower than one alone (docs/results/babi1k.md). Tasks train in parallel processes (``jobs``) from this
 # many restart-steps in all (about break-even; bAbI 1k's 20 tasks x 10 restarts, 670,000, gained 1.46x) ...
 PARALLEL_FROM_STEPS = 20_000
-# ... and one run's restarts split between processes from this many: ten restarts of task 1 (33,600) took 31.0 s
-# split against 25.9 s in one process (docs/results/speed.md, before this threshold), the joint model's ten
-# (506,000) 15.4 minutes against 21.5 (docs/results/joint.md).
+# ... and one run's restarts split between processes from this many: ten restarts of task 1 (33,600) were slower
+# split than in one process (docs/results/split.md), the joint model's ten (506,000) took 15.4 minutes split against
+# 21.5 in one process (docs/results/joint.md and its history).
 SPLIT_FROM_STEPS = 200_000
 
 
