@@ -271,7 +271,7 @@ class Experiment:
     progress: bool = True
     command: str = ""
     device: str = "cpu"  # where to train and test (see pick_device); not part of what makes two runs the same
-    jobs: int = 1  # processes training at once on the CPU: tasks, or one run's restarts (memnets.train); idem
+    jobs: int = 1  # processes training at once on the CPU (tasks, or a run's restarts); not part of its identity
 
 
 def claim_run_dir(exp: Experiment, overwrite: bool):
@@ -386,15 +386,15 @@ def _run(exp: Experiment, log: Callable[[str], None]) -> dict:
     parallel = min(jobs, len(todo)) if steps >= PARALLEL_FROM_STEPS else 1
     if parallel > 1:
         with process_pool(parallel) as pool:
-            futures = [pool.submit(_train_group, dataclasses.replace(exp, progress=False), group, splits, options, 1)
-                       for group, splits in todo]
+            futures = [pool.submit(_train_group, dataclasses.replace(exp, progress=False), group, splits, train_cfg,
+                                   options, 1) for group, splits in todo]
             outcomes = []
             for future in as_completed(futures):  # report each task as it finishes
                 outcomes.append(future.result())
                 for line in outcomes[-1][2]:
                     log(line)
     else:
-        outcomes = [_train_group(exp, group, splits, options, jobs, log) for group, splits in todo]
+        outcomes = [_train_group(exp, group, splits, train_cfg, options, jobs, log) for group, splits in todo]
     runs = dict(sorted({**runs, **{name: entry for name, entry, _ in outcomes}}.items()))
     for entry in runs.values():
         errors.update({int(t): e for t, e in entry["per_task"].items()})
@@ -430,7 +430,7 @@ def group_dir(exp: Experiment, group: list[int]) -> Path:
     return exp.run_dir if exp.joint else exp.run_dir / f"task{group[0]:02d}"
 
 
-def _train_group(exp: Experiment, group: list[int], splits, options: dict, jobs: int,
+def _train_group(exp: Experiment, group: list[int], splits, train_cfg: TrainConfig, options: dict, jobs: int,
                  log: Callable[[str], None] | None = None) -> tuple[str, dict, list[str]]:
     """Train and test one model on ``splits`` (``read_data``): a task's, or the joint model on all of ``group``.
     Returns its directory's name, its result, and the lines it logged (also passed to ``log`` as they come, when
@@ -443,7 +443,6 @@ def _train_group(exp: Experiment, group: list[int], splits, options: dict, jobs:
             log(line)
 
     run_dir = group_dir(exp, group)
-    model_cfg, train_cfg = configs(exp.model, exp.joint, exp.model_options, exp.train_options)
     vocab, model_cfg, data = tensorize(exp, splits)
     label = "joint" if exp.joint else f"task {group[0]}"
     say(f"{label}: {len(data['train'])} train / {len(data['valid'])} valid / {len(data['test'])} test"

@@ -134,21 +134,20 @@ def noisy_time(time: torch.Tensor, fraction: float, generator: torch.Generator |
     list of R generators, time is (R, ..., M) and row r draws from generator r alone: the draws of R calls, one
     per restart, computed in one.
     """
+    single = not isinstance(generator, list)
+    streams, stories = ([generator], time.unsqueeze(0)) if single else (generator, time)  # stories (R, ..., M)
     m = time.shape[-1]
-    length = (time > 0).sum(-1, keepdim=True)  # (..., 1) L
+    length = (stories > 0).sum(-1, keepdim=True)  # (R, ..., 1) L
     span = m + math.ceil(m * fraction)  # the most slots any story can spread over
-    streams = generator if isinstance(generator, list) else [generator]
-    rows = time.shape[1:-1] if isinstance(generator, list) else time.shape[:-1]
-    draws = [(torch.rand(*rows, 1, generator=g), torch.rand(*rows, span, generator=g)) for g in streams]
-    if isinstance(generator, list):
-        uniform, keys = torch.stack([u for u, _ in draws]), torch.stack([k for _, k in draws])
-    else:
-        (uniform, keys), = draws
+    draws = [(torch.rand(*stories.shape[1:-1], 1, generator=g), torch.rand(*stories.shape[1:-1], span, generator=g))
+             for g in streams]  # each stream: its n draws, then its keys
+    uniform, keys = torch.stack([u for u, _ in draws]), torch.stack([k for _, k in draws])  # (R, ..., 1|span)
     blanks = (uniform * (torch.ceil(length * fraction) + 1)).floor()  # (..., 1) n
     keys = keys.masked_fill(torch.arange(1, span + 1) > length + blanks, 2.0)  # (..., span) past L+n never drawn
     drawn = keys.argsort(-1)[..., :m] + 1  # (..., M) distinct random indices in 1..L+n first
     drawn = drawn.masked_fill(torch.arange(m) >= length, 0)  # (..., M) keep L of them
-    return drawn.sort(-1, descending=True).values
+    drawn = drawn.sort(-1, descending=True).values
+    return drawn[0] if single else drawn
 
 
 def learning_rate(cfg: TrainConfig, epoch: int) -> float:
@@ -209,8 +208,10 @@ def group_dir(run_dir: Path, group: range) -> Path:
 def recorded_groups(run_dir: Path | None, restarts: int) -> list[range] | None:
     """The grouping an interrupted run in ``run_dir`` was started with: one group if it checkpointed there, the
     groups of its ``restarts*`` subdirectories if they cover every restart, else None."""
-    if run_dir is None or (run_dir / LAST).is_file():
-        return [range(restarts)] if run_dir else None
+    if run_dir is None:
+        return None
+    if (run_dir / LAST).is_file():
+        return [range(restarts)]
     groups = []
     for path in run_dir.glob("restarts*-*"):
         first, _, last = path.name.removeprefix("restarts").partition("-")
@@ -291,10 +292,10 @@ def _train_loop(model_name, model_config, train_data, valid_data, cfg, vocab, da
     total_epochs = cfg.epochs + (cfg.ls_epochs if cfg.linear_start else 0)
 
     models, generators = [], []  # each restart: its weights and its stream of shuffles and noise
-    for i in restarts:
-        torch.manual_seed(restart_seed(cfg.seed, i))
+    for seed in (restart_seed(cfg.seed, i) for i in restarts):
+        torch.manual_seed(seed)
         models.append(model_cls(model_config))
-        generators.append(torch.Generator().manual_seed(restart_seed(cfg.seed, i)))
+        generators.append(torch.Generator().manual_seed(seed))
     params = {k: torch.stack([dict(m.named_parameters())[k].detach() for m in models]).requires_grad_()
               for k, _ in models[0].named_parameters()}  # each (R, ...)
     state = {"epoch": 0, "linear": [cfg.linear_start] * r, "ls_best": [math.inf] * r, "ls_wait": [0] * r,
