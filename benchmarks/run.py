@@ -30,6 +30,7 @@ import resource
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,15 +40,19 @@ BABI = os.environ.get("MEMNETS_BABI_DIR", "../shared/data/babi")  # relative to 
 
 
 def memnets(args: list[str]) -> tuple[dict, float, float]:
-    """Run ``memnets ARGS``; returns (its results.json, wall seconds, peak resident memory of the child in MiB)."""
+    """Run ``memnets ARGS``; returns (its results.json, wall seconds, peak resident memory of the child in MiB).
+
+    Each run starts with an empty cache of compiled code (TORCHINDUCTOR_CACHE_DIR), as on a new machine: PyTorch
+    otherwise keeps compiled steps on disk, and a run would take less time for having been run before."""
     out = Path(args[args.index("--out") + 1])
     if args[0] == "train" and "--resume" not in args:
         args = [*args, "--overwrite"]  # a benchmark's run directory holds its previous run
     command = [sys.executable, "-m", "memnets.cli", *args]
     print("$ memnets " + shlex.join(args), flush=True)
-    started = time.perf_counter()
-    subprocess.run(command, check=True, cwd=ROOT)
-    wall = time.perf_counter() - started
+    with tempfile.TemporaryDirectory(prefix="memnets-bench-inductor-") as cache:
+        started = time.perf_counter()
+        subprocess.run(command, check=True, cwd=ROOT, env={**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache})
+        wall = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # Linux reports KiB
     return json.loads((out / "results.json").read_text()), wall, peak
 

@@ -22,6 +22,7 @@ import signal
 import sys
 import time as clock
 import warnings
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,7 @@ from torch.func import functional_call, vmap
 from tqdm import tqdm
 
 from memnets import checkpoint
-from memnets.data.tensors import Batch
+from memnets.data.tensors import Batch, filled_rows, pad_rows
 from memnets.data.vocab import Vocab
 from memnets.models import MODELS
 
@@ -50,6 +51,13 @@ PARALLEL_FROM_STEPS = 20_000
 # split than in one process (docs/results/split.md), the joint model's ten (506,000) took 15.4 minutes split against
 # 21.5 in one process (docs/results/joint.md and its history).
 SPLIT_FROM_STEPS = 200_000
+# A compiled step is specialised to the shapes it meets (``dynamic=False``), and the width of a batch's filled rows
+# (``rows``, memnets.data.tensors) varies: bAbI task 2's batches of ten restarts need 512, 640 or 768. Compiling a
+# graph for dynamic shapes took about 20 s and happened twice in a run (task 2: 50 of its 77 s were compiling), and
+# a static graph takes 3-10 s; so the step is compiled only for the widths that at least this many of a run's steps
+# need (estimated from a sample of batches), a narrower batch is padded up to one of them, and the few batches wider
+# than all of them train in eager mode (the same arithmetic, a few milliseconds slower each).
+COMPILE_WIDTH_FROM = 1_000
 
 
 class Diverged(ValueError):
@@ -148,6 +156,20 @@ def noisy_time(time: torch.Tensor, fraction: float, generator: torch.Generator |
     drawn = drawn.masked_fill(torch.arange(m) >= length, 0)  # (..., M) keep L of them
     drawn = drawn.sort(-1, descending=True).values
     return drawn[0] if single else drawn
+
+
+def compiled_widths(data, cfg: TrainConfig, restarts: int, steps: int, sample: int = 256) -> tuple[int, ...]:
+    """The widths of ``rows`` to compile the step for: those that ``COMPILE_WIDTH_FROM`` of a run's ``steps`` need,
+    estimated from ``sample`` random batches of ``restarts`` x ``cfg.batch_size`` questions (drawn from a stream of
+    their own, so the restarts' streams are untouched), or the commonest one; () for data without ``rows``."""
+    time = getattr(data, "time", None)  # (N, M) of a Batch; knowledge-base batches have no rows
+    if time is None:
+        return ()
+    generator = torch.Generator().manual_seed(cfg.seed)
+    picked = torch.randint(len(data), (sample, restarts, cfg.batch_size), generator=generator)  # (S, R, B)
+    counts = Counter(filled_rows(time[p]).shape[-1] for p in picked)
+    chosen = sorted(w for w, c in counts.items() if c * steps >= COMPILE_WIDTH_FROM * sample)
+    return tuple(chosen) or (counts.most_common(1)[0][0],)
 
 
 def learning_rate(cfg: TrainConfig, epoch: int) -> float:
@@ -323,7 +345,8 @@ def _train_loop(model_name, model_config, train_data, valid_data, cfg, vocab, da
     compiled = cfg.compile if cfg.compile is not None else r * (n // b) * total_epochs >= COMPILE_FROM_STEPS
     if compiled:
         torch._dynamo.reset()  # a fresh cache per run: runs of other shapes must not use up the recompile limit
-    step = torch.compile(step_loss) if compiled else step_loss
+    compiled_step = torch.compile(step_loss, dynamic=False) if compiled else None
+    widths = compiled_widths(train_data, cfg, r, (n // b) * total_epochs) if compiled else ()
     tensors = list(params.values())
     first_epoch, steady_questions, steady_seconds, started = state["epoch"], 0, 0.0, clock.perf_counter()
     bar = tqdm(range(state["epoch"], total_epochs), desc="train", unit="epoch", disable=not progress,
@@ -339,15 +362,19 @@ def _train_loop(model_name, model_config, train_data, valid_data, cfg, vocab, da
             batch = train_data.tensors(order[:, start:start + b])  # each (R, B, ...)
             if cfg.random_noise:
                 batch["time"] = noisy_time(batch["time"], cfg.random_noise, generators)
+            if "rows" in batch and widths:
+                batch["rows"] = pad_rows(batch["rows"], b * batch["time"].shape[-1], widths)
             batch = {k: v.to(device) for k, v in batch.items()}
+            step = compiled_step if compiled_step and ("rows" not in batch or batch["rows"].shape[-1] in widths) \
+                else step_loss  # eager: not compiling, or one of the few batches wider than every compiled width
             try:
                 loss, errors = step(params, batch, linear)
             except Exception as err:  # noqa: BLE001 - any compiler failure falls back to eager mode
                 if step is step_loss:
                     raise
                 warnings.warn(f"torch.compile failed ({type(err).__name__}: {err}); training in eager mode")
-                step = step_loss
-                loss, errors = step(params, batch, linear)
+                compiled_step = None
+                loss, errors = step_loss(params, batch, linear)
             grads = torch.autograd.grad(loss, tensors)
             clip_and_step(tensors, grads, lr, cfg.max_grad_norm)
             loss_sum += loss.item()

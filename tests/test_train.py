@@ -1,4 +1,6 @@
 """The training loop: random noise, linear start, clipping, checkpoints and resuming, and one real end-to-end run."""
+import dataclasses
+import functools
 import math
 import os
 
@@ -6,9 +8,10 @@ import pytest
 import torch
 
 from memnets import checkpoint
+from memnets.data import tensors
 from memnets.data.babi import load_splits
 from memnets.data.generator import write_tasks
-from memnets.data.tensors import Batch, filled_rows, vectorize
+from memnets.data.tensors import Batch, filled_rows, pad_rows, vectorize
 from memnets.data.vocab import Vocab
 from memnets.evaluate import task_errors
 from memnets.models.memn2n import PACK_BELOW, MemN2NConfig
@@ -177,16 +180,22 @@ def test_eager_and_compiled_steps_give_the_same_losses(task1):
     assert compiled.valid_error == pytest.approx(eager.valid_error, abs=1e-6)
 
 
+def widened(data: dict) -> dict:
+    """The splits with 20 more empty memory slots after the left-aligned memories (30 in all)."""
+    wide = {k: Batch(**{f: v for f, v in b.tensors().items() if f != "rows"}) for k, b in data.items()}
+    for name in ("story", "time", "kind"):
+        for b in wide.values():
+            pad = torch.zeros(*getattr(b, name).shape[:1], 20, *getattr(b, name).shape[2:], dtype=torch.long)
+            setattr(b, name, torch.cat([getattr(b, name), pad], 1))
+    return wide
+
+
 @pytest.mark.parametrize("restarts", [1, 2])
 def test_sparse_memories_train_the_same_eager_and_compiled(task1, restarts):
     """Memories of 30 slots for stories of at most 10 sentences: batches carry few filled rows, so the model encodes
     only those (PACK_BELOW); one restart steps without vmap, two under it; compiled or not, the losses agree."""
     vocab, data = task1
-    wide = {k: Batch(**{f: v for f, v in b.tensors().items() if f != "rows"}) for k, b in data.items()}
-    for name in ("story", "time", "kind"):  # 20 more empty slots after the left-aligned memories
-        for b in wide.values():
-            pad = torch.zeros(*getattr(b, name).shape[:1], 20, *getattr(b, name).shape[2:], dtype=torch.long)
-            setattr(b, name, torch.cat([getattr(b, name), pad], 1))
+    wide = widened(data)
     assert filled_rows(wide["train"].time[:32]).shape[-1] <= PACK_BELOW * 32 * 30
     config = MemN2NConfig(len(vocab), memory_size=30, encoding="position")
     histories = [train("memn2n", config, wide["train"], wide["valid"], small(epochs=2, ls_epochs=1,
@@ -195,11 +204,59 @@ def test_sparse_memories_train_the_same_eager_and_compiled(task1, restarts):
     assert [h["loss"] for h in histories[1]] == pytest.approx([h["loss"] for h in histories[0]], rel=1e-4)
 
 
+def test_pad_rows_pads_to_the_narrowest_width_that_holds_them():
+    rows = filled_rows(torch.tensor([[3, 2, 1, 0], [1, 0, 0, 0]]), multiple=2)  # 4 filled of 8 slots
+    assert rows.tolist() == [0, 1, 2, 4]
+    assert pad_rows(rows, 8, (2, 6, 8)).tolist() == [0, 1, 2, 4, 8, 8]  # padding names no slot (8 = B*M)
+    assert pad_rows(rows, 8, (4,)) is rows and pad_rows(rows, 8, (2,)) is rows and pad_rows(rows, 8, ()) is rows
+
+
+def test_the_compiled_step_meets_only_its_widths_and_wider_batches_train_eagerly(task1, monkeypatch):
+    """The step is compiled for a few widths of ``rows``: narrower batches are padded up to one, wider ones take the
+    eager step; the losses are those of a run that compiles nothing."""
+    vocab, data = task1
+    wide = widened(data)
+    monkeypatch.setattr(tensors, "filled_rows", functools.partial(filled_rows, multiple=16))  # finer widths
+    config = MemN2NConfig(len(vocab), memory_size=30, encoding="position")
+    cfg = small(epochs=2, ls_epochs=1)
+    widths = sorted({wide["train"].tensors(torch.randperm(len(wide["train"]))[:64].view(2, 32))["rows"].shape[-1]
+                     for _ in range(50)})
+    assert len(widths) > 2, "the batches must need several widths for this test to mean anything"
+    seen = []
+
+    def fake_compile(fn, **options):  # records the widths the compiled step meets, and runs it eagerly
+        assert options == {"dynamic": False}
+        return lambda p, batch, linear: seen.append(batch["rows"].shape[-1]) or fn(p, batch, linear)
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    monkeypatch.setattr(loop, "compiled_widths", lambda *args: (widths[1],))  # the second narrowest: some are wider
+    compiled = train("memn2n", config, wide["train"], wide["valid"], dataclasses.replace(cfg, compile=True), vocab,
+                     {"source": "test"}, progress=False)
+    steps = (cfg.epochs + cfg.ls_epochs) * (len(wide["train"]) // cfg.batch_size)
+    assert set(seen) == {widths[1]} and 0 < len(seen) < steps  # the wider batches went to the eager step
+    eager = train("memn2n", config, wide["train"], wide["valid"], cfg, vocab, {"source": "test"}, progress=False)
+    assert [h["loss"] for h in compiled.history] == pytest.approx([h["loss"] for h in eager.history], rel=1e-5)
+
+
+def test_compiled_widths_are_the_common_ones(task1, monkeypatch):
+    vocab, data = task1
+    wide = widened(data)["train"]
+    monkeypatch.setattr(loop, "filled_rows", functools.partial(filled_rows, multiple=16))
+    cfg = small()
+    sample = [filled_rows(wide.time[torch.randint(len(wide), (2, 32))], multiple=16).shape[-1] for _ in range(400)]
+    few = loop.compiled_widths(wide, cfg, 2, steps=loop.COMPILE_WIDTH_FROM)  # only a width of every batch pays
+    many = loop.compiled_widths(wide, cfg, 2, steps=100 * loop.COMPILE_WIDTH_FROM)  # any width of >= 1% pays
+    assert len(few) == 1 and set(few) < set(many) <= set(range(16, 32 * 30 + 1, 16))
+    common = max(set(sample), key=sample.count)
+    assert few == (common,) or sample.count(few[0]) >= 0.5 * sample.count(common)  # one sample against another
+    assert min(many) <= common <= max(many)
+
+
 @pytest.mark.parametrize("steps_from, compiles", [(loop.COMPILE_FROM_STEPS, False), (1, True)])
 def test_a_short_run_trains_eagerly_unless_compiling_pays(task1, monkeypatch, steps_from, compiles):
     calls = []
     monkeypatch.setattr(loop, "COMPILE_FROM_STEPS", steps_from)
-    monkeypatch.setattr(torch, "compile", lambda fn: calls.append(fn) or fn)  # records the request, runs eagerly
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: calls.append(fn) or fn)  # records the request, runs eagerly
     run(task1, small(epochs=1, ls_epochs=1, compile=None))  # 2 restarts x 11 batches x 2 epochs: far below 20,000
     assert bool(calls) == compiles
 

@@ -67,7 +67,16 @@ def filled_rows(time: torch.Tensor, multiple: int = 128) -> torch.Tensor:
     count = int(flat.sum(-1).max()) if flat.numel() else 0
     n = min(slots, -(-max(count, 1) // multiple) * multiple)
     index = torch.where(flat, torch.arange(slots, device=flat.device), slots)  # (..., B*M) empty slots sort last
-    return index.sort(-1).values[..., :n]  # (..., N)
+    return index.sort(-1).values[..., :n].contiguous()  # (..., N) contiguous: one layout for a compiled step
+
+
+def pad_rows(rows: torch.Tensor, slots: int, widths: tuple[int, ...]) -> torch.Tensor:
+    """``rows`` (..., N) from :func:`filled_rows`, padded with ``slots`` (entries that name no slot) to the smallest
+    of ``widths`` that holds N, so that a compiled step meets few shapes; returned as it is when none does."""
+    wide = [w for w in widths if w >= rows.shape[-1]]
+    if not wide or min(wide) == rows.shape[-1]:
+        return rows
+    return torch.nn.functional.pad(rows, (0, min(wide) - rows.shape[-1]), value=slots)  # (..., W)
 
 
 def vectorize(records: list[QARecord], vocab: Vocab, memory_size: int = 50) -> Batch:
