@@ -1,6 +1,7 @@
 """Benchmarks of memnets; each writes docs/results/<name>.json and .md, naming the command that produced it.
 
     python benchmarks/run.py babi1k      # Table 1 reproduction with the defaults: 1k, per task, PE LS RN, best of 10
+    python benchmarks/run.py babi1k-eager      # the same in eager mode: what compiling the step gains
     python benchmarks/run.py babi1k-paper-pe   # the same with the position encoding as the paper prints it
     python benchmarks/run.py joint       # Table 1: 1k, all 20 tasks in one model, PE LS RN, with the defaults
     python benchmarks/run.py joint-one   # the same, one run (no restarts): its time
@@ -16,6 +17,7 @@
     python benchmarks/run.py memnn-10k   # the same on 10k, beside the End-To-End 10k run
     python benchmarks/run.py memnn-hashing   # MemNN on 100,000-sentence stories: query time with and without hashing
     python benchmarks/run.py memnn-speed     # training questions/s of MemNN beside End-To-End, task 1 (1k)
+    python benchmarks/run.py task16      # task 16 alone under each of the joint model's settings: which breaks it
     PEER_DIR=DIR python benchmarks/run.py peer   # whole process, task 1: nmhkahn/MemN2N-pytorch in DIR against ours
 
 The real bAbI data is read from $MEMNETS_BABI_DIR (default ../shared/data/babi beside the repository). Each
@@ -606,6 +608,61 @@ def memnn_hashing() -> None:
           "".join(md))
 
 
+def task16() -> None:
+    """Why the joint model fails bAbI task 16 (basic induction), which per-task training solves: task 16 trained
+    alone (10 restarts, the defaults) under each of the joint model's settings in turn: its 50 memory slots (task
+    16's stories fill at most 9), its sentence length J (the released position encoding's; 12 over all tasks, 5 in
+    task 16), and its d = 50 with the joint schedule (60 epochs after a linear start of up to 30, halved every 15);
+    then all three at once. One process, one thread, eager; the restarts' validation errors show how many learn it."""
+    import dataclasses
+
+    import torch
+
+    from memnets import experiment
+    from memnets.data.tensors import vectorize
+    from memnets.data.vocab import Vocab
+    from memnets.evaluate import task_errors
+    from memnets.train import TrainConfig, train
+
+    torch.set_num_threads(1)
+    settings = experiment.data_settings("babi", BABI, "en", 0, 0)
+    joint = experiment.read_data(settings, list(range(1, 21)), 0.1)
+    joint_cfg = experiment.fit_to_data(experiment.configs("memn2n", True, {}, {})[0], joint["train"])
+    splits = experiment.read_data(settings, [16], 0.1)
+    vocab = Vocab.build(splits["train"] + splits["valid"])
+    model_cfg, train_cfg = experiment.configs("memn2n", False, {}, {"restarts": 10, "compile": False}, len(vocab))
+    model_cfg = experiment.fit_to_data(model_cfg, splits["train"])
+    _, joint_train = experiment.configs("memn2n", True, {}, {})
+    schedule = {f: getattr(joint_train, f) for f in ("epochs", "anneal_every", "ls_epochs")}
+    variants = {"per-task defaults": ({}, {}), "50 memory slots": ({"memory_size": joint_cfg.memory_size}, {}),
+                f"J = {joint_cfg.sentence_size}": ({"sentence_size": joint_cfg.sentence_size}, {}),
+                "d = 50, joint schedule": ({"embed_dim": joint_cfg.embed_dim}, schedule)}
+    variants["all three"] = ({k: v for m, _ in list(variants.values())[1:] for k, v in m.items()}, schedule)
+    rows = []
+    for name, (model_change, train_change) in variants.items():
+        cfg = dataclasses.replace(model_cfg, **model_change)
+        data = {k: vectorize(v, vocab, cfg.memory_size) for k, v in splits.items()}
+        started = time.perf_counter()
+        result = train("memn2n", cfg, data["train"], data["valid"], dataclasses.replace(train_cfg, **train_change),
+                       vocab, {"source": "babi"}, progress=False)
+        error = task_errors(result.model, data["test"])[16]
+        learned = sum(e <= 5 for e in result.valid_error)
+        rows.append({"variant": name, "memory_size": cfg.memory_size, "sentence_size": cfg.sentence_size,
+                     "embed_dim": cfg.embed_dim, **train_change, "test_error": round(error, 1),
+                     "valid_error": [round(e, 1) for e in result.valid_error], "restarts_learned": learned,
+                     "seconds": round(time.perf_counter() - started, 1)})
+        print(rows[-1], flush=True)
+    md = ["# bAbI task 16 alone under the joint model's settings\n\n",
+          "Produced by `python benchmarks/run.py task16`: task 16 (1k) trained alone with the defaults (10 restarts, "
+          "best by validation, eager, one thread), changing one of the joint model's settings at a time, then all "
+          "three. \"Learned\" counts the restarts with at most 5% validation error.\n\n",
+          "| variant | memory slots | J | d | test error (%) | restarts learned (of 10) | seconds |\n",
+          "|---|---:|---:|---:|---:|---:|---:|\n"]
+    md += [f"| {r['variant']} | {r['memory_size']} | {r['sentence_size']} | {r['embed_dim']} | {r['test_error']} | "
+           f"{r['restarts_learned']} | {r['seconds']} |\n" for r in rows]
+    write("task16", {"rows": rows}, "".join(md))
+
+
 def split() -> None:
     """Ten restarts of task 1 (1k) in one process against split between two (``--jobs 2`` with the threshold
     ``SPLIT_FROM_STEPS`` lifted for this run), alternately, twice each, in this process: the measurement behind
@@ -692,6 +749,10 @@ BENCHMARKS = {
         "babi1k", "bAbI 1k, one model per task, with the defaults: PE LS RN (the authors' released position "
         "encoding), 3 hops, best of 10 restarts", ["train", "--task", "all", "--restarts", "10"],
         "mean error at most 13.9%, at most 11 failed tasks"),
+    "babi1k-eager": lambda: table_benchmark(
+        "babi1k-eager", "bAbI 1k, one model per task, the defaults but in eager mode (--no-compile): the babi1k "
+        "benchmark's wall time without compiling", ["train", "--task", "all", "--restarts", "10", "--no-compile"],
+        "none (a comparison: compiling is worth keeping only if babi1k is faster)"),
     "babi1k-paper-pe": lambda: table_benchmark(
         "babi1k-paper-pe", "bAbI 1k, one model per task, PE LS RN with the position encoding as the paper prints it, "
         "3 hops, best of 10 restarts", ["train", "--task", "all", "--restarts", "10", "--encoding", "position"],
@@ -726,6 +787,7 @@ BENCHMARKS = {
     "memnn-speed": memnn_speed,
     "peer": peer,
     "split": split,
+    "task16": task16,
 }
 
 if __name__ == "__main__":
