@@ -219,21 +219,32 @@ def test_the_compiled_step_meets_only_its_widths_and_wider_batches_train_eagerly
     monkeypatch.setattr(tensors, "filled_rows", functools.partial(filled_rows, multiple=16))  # finer widths
     config = MemN2NConfig(len(vocab), memory_size=30, encoding="position")
     cfg = small(epochs=2, ls_epochs=1)
-    widths = sorted({wide["train"].tensors(torch.randperm(len(wide["train"]))[:64].view(2, 32))["rows"].shape[-1]
-                     for _ in range(50)})
+    draws = [torch.randperm(len(wide["train"]), generator=torch.Generator().manual_seed(i))[:64] for i in range(50)]
+    widths = sorted({wide["train"].tensors(d.view(2, 32))["rows"].shape[-1] for d in draws})
     assert len(widths) > 2, "the batches must need several widths for this test to mean anything"
+    middle = widths[len(widths) // 2]  # the one width compiled: some batches are narrower, some wider
     seen = []
 
     def fake_compile(fn, **options):  # records the widths the compiled step meets, and runs it eagerly
         assert options == {"dynamic": False}
         return lambda p, batch, linear: seen.append(batch["rows"].shape[-1]) or fn(p, batch, linear)
 
+    padded = []  # (width before, width after) of every training batch
+
+    def spy_pad(rows, slots, chosen):
+        out = pad_rows(rows, slots, chosen)
+        padded.append((rows.shape[-1], out.shape[-1]))
+        return out
+
     monkeypatch.setattr(torch, "compile", fake_compile)
-    monkeypatch.setattr(loop, "compiled_widths", lambda *args: (widths[1],))  # the second narrowest: some are wider
+    monkeypatch.setattr(loop, "compiled_widths", lambda *args: (middle,))
+    monkeypatch.setattr(loop, "pad_rows", spy_pad)
     compiled = train("memn2n", config, wide["train"], wide["valid"], dataclasses.replace(cfg, compile=True), vocab,
                      {"source": "test"}, progress=False)
     steps = (cfg.epochs + cfg.ls_epochs) * (len(wide["train"]) // cfg.batch_size)
-    assert set(seen) == {widths[1]} and 0 < len(seen) < steps  # the wider batches went to the eager step
+    assert len(padded) == steps and any(before < after for before, after in padded)  # narrower ones padded up
+    assert all(after in (middle, before) for before, after in padded)
+    assert set(seen) == {middle} and len(seen) == sum(after == middle for _, after in padded) < steps
     eager = train("memn2n", config, wide["train"], wide["valid"], cfg, vocab, {"source": "test"}, progress=False)
     assert [h["loss"] for h in compiled.history] == pytest.approx([h["loss"] for h in eager.history], rel=1e-5)
 
