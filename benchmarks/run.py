@@ -17,6 +17,7 @@
     python benchmarks/run.py memnn-10k   # the same on 10k, beside the End-To-End 10k run
     python benchmarks/run.py memnn-hashing   # MemNN on 100,000-sentence stories: query time with and without hashing
     python benchmarks/run.py memnn-speed     # training questions/s of MemNN beside End-To-End, task 1 (1k)
+    python benchmarks/run.py joint-subsets   # the joint model on subsets of the tasks that hold task 16
     python benchmarks/run.py task16      # task 16 alone under each of the joint model's settings: which breaks it
     PEER_DIR=DIR python benchmarks/run.py peer   # whole process, task 1: nmhkahn/MemN2N-pytorch in DIR against ours
 
@@ -663,6 +664,30 @@ def task16() -> None:
     write("task16", {"rows": rows}, "".join(md))
 
 
+def joint_subsets() -> None:
+    """The joint model (its defaults, 10 restarts) on subsets of the 20 tasks that hold task 16: which of the other
+    tasks, trained together with it, keep it from being learned (the 20-task joint model fails it)."""
+    rows = []
+    for tasks in ("15,16", "1-5,16", "6-10,16", "11-20"):
+        result, wall, _ = memnets(["train", "--task", tasks, "--joint", "--restarts", "10", "--data-dir", BABI,
+                                   "--quiet", "--examples", "0", "--out", f"runs/bench-joint-subsets-{tasks}"])
+        rows.append({"tasks": tasks, "task16_error": round(result["per_task"]["16"], 1),
+                     "mean_error": round(result["mean_error"], 1), "wall_seconds": round(wall, 1),
+                     "command": result["command"], "per_task": result["per_task"]})
+    full = json.loads((RESULTS / "joint.json").read_text())["results"]
+    md = ["# The joint model on subsets of the tasks that hold task 16\n\n",
+          "Produced by `python benchmarks/run.py joint-subsets`: the joint model with its defaults (d = 50, 60 epochs "
+          "after linear start, best of 10 restarts by validation error) trained on each subset, tested on the same "
+          "tasks. The last row is the 20-task run of `docs/results/joint.md`.\n\n",
+          "| tasks trained together | task 16 test error (%) | mean test error (%) | wall time (s) |\n",
+          "|---|---:|---:|---:|\n"]
+    md += [f"| {r['tasks']} | {r['task16_error']} | {r['mean_error']} | {r['wall_seconds']:.0f} |\n" for r in rows]
+    md.append(f"| all 20 (`joint`) | {full['per_task']['16']:.1f} | {full['mean_error']:.1f} | "
+              f"{full['wall_seconds']:.0f} |\n\nCommands:\n\n")
+    md += [f"    {r['command']}\n" for r in rows]
+    write("joint-subsets", {"rows": rows}, "".join(md))
+
+
 def split() -> None:
     """Ten restarts of task 1 (1k) in one process against split between two (``--jobs 2`` with the threshold
     ``SPLIT_FROM_STEPS`` lifted for this run), alternately, twice each, in this process: the measurement behind
@@ -788,6 +813,7 @@ BENCHMARKS = {
     "peer": peer,
     "split": split,
     "task16": task16,
+    "joint-subsets": joint_subsets,
 }
 
 if __name__ == "__main__":
