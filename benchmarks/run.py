@@ -623,17 +623,17 @@ def task16() -> None:
     from memnets.data.tensors import vectorize
     from memnets.data.vocab import Vocab
     from memnets.evaluate import task_errors
-    from memnets.train import TrainConfig, train
+    from memnets.train import train
 
     torch.set_num_threads(1)
     settings = experiment.data_settings("babi", BABI, "en", 0, 0)
     joint = experiment.read_data(settings, list(range(1, 21)), 0.1)
-    joint_cfg = experiment.fit_to_data(experiment.configs("memn2n", True, {}, {})[0], joint["train"])
+    joint_model, joint_train = experiment.configs("memn2n", True, {}, {})
+    joint_cfg = experiment.fit_to_data(joint_model, joint["train"])
     splits = experiment.read_data(settings, [16], 0.1)
     vocab = Vocab.build(splits["train"] + splits["valid"])
     model_cfg, train_cfg = experiment.configs("memn2n", False, {}, {"restarts": 10, "compile": False}, len(vocab))
     model_cfg = experiment.fit_to_data(model_cfg, splits["train"])
-    _, joint_train = experiment.configs("memn2n", True, {}, {})
     schedule = {f: getattr(joint_train, f) for f in ("epochs", "anneal_every", "ls_epochs")}
     variants = {"per-task defaults": ({}, {}), "50 memory slots": ({"memory_size": joint_cfg.memory_size}, {}),
                 f"J = {joint_cfg.sentence_size}": ({"sentence_size": joint_cfg.sentence_size}, {}),

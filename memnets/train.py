@@ -52,11 +52,11 @@ PARALLEL_FROM_STEPS = 20_000
 # 21.5 in one process (docs/results/joint.md and its history).
 SPLIT_FROM_STEPS = 200_000
 # A compiled step is specialised to the shapes it meets (``dynamic=False``), and the width of a batch's filled rows
-# (``rows``, memnets.data.tensors) varies: bAbI task 2's batches of ten restarts need 512, 640 or 768. Compiling a
-# graph for dynamic shapes took about 20 s and happened twice in a run (task 2: 50 of its 77 s were compiling), and
-# a static graph takes 3-10 s; so the step is compiled only for the widths that at least this many of a run's steps
-# need (estimated from a sample of batches), a narrower batch is padded up to one of them, and the few batches wider
-# than all of them train in eager mode (the same arithmetic, a few milliseconds slower each).
+# (``rows``, memnets.data.tensors) varies: bAbI task 2's batches of ten restarts need 512, 640 or 768. Left to
+# itself, PyTorch recompiled for dynamic shapes at the second width, about 20 s each time and twice in a run (task 2:
+# 50 of its 77 s were compiling), and every graph costs 10-40 s with an empty cache; so the step is compiled only for
+# the widths that at least this many of a run's steps need (estimated from a sample of batches), a narrower batch is
+# padded up to one of them, and the few batches wider than all of them train in eager mode (the same arithmetic).
 COMPILE_WIDTH_FROM = 1_000
 
 
@@ -362,11 +362,10 @@ def _train_loop(model_name, model_config, train_data, valid_data, cfg, vocab, da
             batch = train_data.tensors(order[:, start:start + b])  # each (R, B, ...)
             if cfg.random_noise:
                 batch["time"] = noisy_time(batch["time"], cfg.random_noise, generators)
-            if "rows" in batch and widths:
+            if widths:  # compiled for these widths of rows: pad up to one, or step eagerly if wider than all
                 batch["rows"] = pad_rows(batch["rows"], b * batch["time"].shape[-1], widths)
             batch = {k: v.to(device) for k, v in batch.items()}
-            step = compiled_step if compiled_step and ("rows" not in batch or batch["rows"].shape[-1] in widths) \
-                else step_loss  # eager: not compiling, or one of the few batches wider than every compiled width
+            step = compiled_step if compiled_step and (not widths or batch["rows"].shape[-1] in widths) else step_loss
             try:
                 loss, errors = step(params, batch, linear)
             except Exception as err:  # noqa: BLE001 - any compiler failure falls back to eager mode
