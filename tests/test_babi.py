@@ -134,6 +134,13 @@ def test_vectorize_keeps_recent_memories_and_maps_unknown_words():
     assert (batch.story[0, 2] == 0).all()  # padding slot
 
 
+def test_indexing_a_batch_takes_those_questions():
+    batch = vectorize(parse_babi(STORY, "s.txt", task=1), Vocab.build(parse_babi(STORY, "s.txt", task=1)), 3)
+    part = batch[torch.tensor([2, 0])]
+    assert len(part) == 2
+    assert torch.equal(part.time, batch.time[[2, 0]]) and torch.equal(part.answer, batch.answer[[2, 0]])
+    assert torch.equal(part.tensors()["rows"], batch[torch.tensor([2, 0])].tensors()["rows"])
+
 @pytest.mark.skipif(not os.environ.get("MEMNETS_TEST_BABI_DIR"), reason="MEMNETS_TEST_BABI_DIR not set")
 def test_reads_every_real_task():
     root = os.environ["MEMNETS_TEST_BABI_DIR"]

@@ -41,7 +41,7 @@ class Batch:
         return self.answer.shape[0]
 
     def __getitem__(self, index: torch.Tensor) -> Batch:
-        return Batch(**self.tensors(index))
+        return Batch(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
 
     def tensors(self, index: torch.Tensor | None = None, device: torch.device | str | None = None
                 ) -> dict[str, torch.Tensor]:
