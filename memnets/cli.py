@@ -37,8 +37,8 @@ class Parser(argparse.ArgumentParser):
 
 # Options that set a field of a model's config (dest = the field) or of TrainConfig; None = not given (preset).
 MODEL_FIELDS = sorted({f for config_cls, _ in MODELS.values() for f in config_cls.__dataclass_fields__} - {"vocab_size"})
-TRAIN_FIELDS = ("epochs", "lr", "ls_lr", "anneal_every", "batch_size", "linear_start", "ls_epochs", "random_noise",
-                "restarts", "seed", "compile")
+TRAIN_FIELDS = ("epochs", "lr", "ls_lr", "anneal_every", "batch_size", "linear_start", "ls_epochs", "ls_patience",
+                "random_noise", "restarts", "seed", "compile")
 
 
 def use_threads(count: int | None) -> None:
@@ -434,6 +434,9 @@ def build_parser() -> Parser:
     t.add_argument("--epochs", type=positive(int), help="epochs after linear start (memn2n 100, joint 60; memnn 20)")
     t.add_argument("--anneal-every", dest="anneal_every", type=positive(int), help="halve lr every N epochs")
     t.add_argument("--ls-epochs", dest="ls_epochs", type=positive(int), help="longest linear-start phase")
+    t.add_argument("--ls-patience", dest="ls_patience", type=positive(int),
+                   help="end linear start after N epochs without a better validation loss (5; joint 30, i.e. "
+                        "never before --ls-epochs)")
     t.add_argument("--lr", type=positive(float), help="learning rate without linear start (0.01)")
     t.add_argument("--ls-lr", dest="ls_lr", type=positive(float),
                    help="learning rate of a run with linear start, for the whole schedule (0.005)")

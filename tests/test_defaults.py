@@ -34,6 +34,15 @@ def test_default_encoding_is_the_released_position_encoding(tmp_path):
         MemN2NConfig(vocab_size=10)  # built by hand, J must be given (or another encoding chosen)
 
 
+def test_the_joint_preset_keeps_the_whole_linear_start_of_the_authors_code():
+    _, joint = experiment.configs("memn2n", True, {}, {})
+    _, per_task = experiment.configs("memn2n", False, {}, {})
+    assert joint.ls_epochs == 30 and joint.ls_patience >= joint.ls_epochs  # never ended early
+    assert per_task.ls_patience < per_task.ls_epochs  # per task: ends when the validation loss stalls
+    _, given = experiment.configs("memn2n", True, {}, {"ls_patience": 3})
+    assert given.ls_patience == 3
+
+
 def test_a_default_run_trains_with_it_and_the_printed_formula_is_one_option_away(tmp_path, capsys):
     for extra, expected in (([], "position-released"), (["--encoding", "position"], "position")):
         out = tmp_path / expected

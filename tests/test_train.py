@@ -75,7 +75,7 @@ def test_clipping_is_per_weight_matrix_and_per_restart():
     torch.testing.assert_close(params[0][1, 1], -torch.ones(4, 4))  # the other matrices are untouched
 
 
-@pytest.mark.parametrize("patience", [1, 2, 3])
+@pytest.mark.parametrize("patience", [1, 2, 3, 6])  # 6 = ls_epochs: the whole phase linear (joint preset)
 def test_linear_start_removes_softmax_then_reinserts_it(task1, patience):
     result = run(task1, small(epochs=2, ls_epochs=6, ls_patience=patience))
     flags = [h["linear"] for h in result.history]
