@@ -19,6 +19,7 @@
     python benchmarks/run.py memnn-speed     # training questions/s of MemNN beside End-To-End, task 1 (1k)
     python benchmarks/run.py joint-subsets   # the joint model on subsets of the tasks that hold task 16
     python benchmarks/run.py joint-ls    # the joint model's linear start ended early or whole: which learns task 16
+    python benchmarks/run.py joint-restarts    # every restart of the joint run tested (after `joint`; trains nothing)
     python benchmarks/run.py task16      # task 16 alone under each of the joint model's settings: which breaks it
     PEER_DIR=DIR python benchmarks/run.py peer   # whole process, task 1: nmhkahn/MemN2N-pytorch in DIR against ours
 
@@ -749,6 +750,23 @@ def joint_ls() -> None:
     write("joint-ls", {"variants": variants}, "".join(md))
 
 
+def joint_restarts() -> None:
+    """Every restart of the `joint` benchmark's run (runs/bench-joint) tested per task; trains nothing."""
+    rows = restart_errors(ROOT / "runs" / "bench-joint")
+    run = json.loads((RESULTS / "joint.json").read_text())
+    learned = sum(r["task16_error"] <= 5 for r in rows)
+    md = ["# Every restart of the joint benchmark's run, tested\n\n",
+          "Produced by `python benchmarks/run.py joint-restarts` from the run directory of `python benchmarks/run.py "
+          f"joint` (commit {run['machine']['commit']}), which ran:\n\n    {run['results']['command']}\n\n",
+          f"Task 16 learned (at most 5% test error) by {learned} of {len(rows)} restarts.\n\n",
+          "| restart | validation error (%) | softmax back from epoch | task 16 test error (%) | "
+          "mean test error (%) |\n|---:|---:|---:|---:|---:|\n"]
+    md += [f"| {r['restart']} | {r['valid_error']:.2f} | {r['linear_until_epoch']} | {r['task16_error']:.1f} | "
+           f"{r['mean_error']:.2f} |\n" for r in rows]
+    write("joint-restarts", {"joint_commit": run["machine"]["commit"], "learned_task16": learned, "restarts": rows},
+          "".join(md))
+
+
 def split() -> None:
     """Ten restarts of task 1 (1k) in one process against split between two (``--jobs 2`` with the threshold
     ``SPLIT_FROM_STEPS`` lifted for this run), alternately, twice each, in this process: the measurement behind
@@ -853,6 +871,7 @@ BENCHMARKS = {
         "mean error at most 12.4% (over the best of 10); one joint run in at most 3 minutes"),
     "joint-step": joint_step,
     "joint-ls": joint_ls,
+    "joint-restarts": joint_restarts,
     "joint-paper-pe": lambda: table_benchmark(
         "joint-paper-pe", "bAbI 1k, one joint model for all 20 tasks, PE LS RN (the paper's printed position "
         "encoding), 3 hops, d = 50", ["train", "--task", "all", "--joint", "--encoding", "position"],
