@@ -9,6 +9,7 @@
     python benchmarks/run.py joint-paper-pe    # the same with the position encoding as the paper prints it
     python benchmarks/run.py babi10k     # Table 1: 10k, per task, PE LS RN
     python benchmarks/run.py speed       # the main job and task 1 (1k): before and after the defaults, side by side
+    python benchmarks/run.py main-job    # the README's main job twice, beside the speed benchmark's: the day's cores
     python benchmarks/run.py encoders    # the memory encoder: dense product against sparse paths, per task and joint
     python benchmarks/run.py transfer    # generated vs real training data, both tested on the real test set
     python benchmarks/run.py transfer-spread   # the same for tasks 7 and 8, beside the spread of real 1k samples
@@ -149,6 +150,31 @@ def speed() -> None:
         for before, after in [[r for r in rows if r['job'] == job][::len(settings) - 1]]) + ".\n")
     md.append("\nCommands:\n\n" + "".join(f"    {r['command']}\n" for r in rows))
     write("speed", {"runs": rows}, "".join(md))
+
+
+def main_job() -> None:
+    """The README's main job (`memnets train`, its defaults) twice, each from an empty cache of compiled code,
+    beside the figure of the last `speed` benchmark: how fast these cores are today, for the other benchmarks
+    run on them the same day."""
+    earlier = json.loads((RESULTS / "speed.json").read_text())
+    before = next(r for r in earlier["runs"] if r["job"].startswith("main job") and r["settings"].startswith("after"))
+    rows = []
+    for attempt in range(2):
+        result, wall, _ = memnets(["train", "--out", "runs/bench-main-job"])
+        rows.append({"command": result["command"], "wall_seconds": round(wall, 1),
+                     "questions_per_second": result["questions_per_second"], "test_error": result["mean_error"]})
+    md = ["# The README's main job, as a measure of the day's cores\n\n",
+          "Produced by `python benchmarks/run.py main-job`: `memnets train` with its defaults, twice, each from an "
+          "empty cache of compiled code, beside the same command's row in `docs/results/speed.md` (commit "
+          f"{earlier['machine']['commit']}).\n\n",
+          "| run | wall time (s) | questions/s | test error (%) |\n|---|---:|---:|---:|\n",
+          f"| speed benchmark (commit {earlier['machine']['commit']}) | {before['wall_seconds']} | "
+          f"{before['questions_per_second']:,} | {before['test_error']} |\n"]
+    md += [f"| today, run {i + 1} | {r['wall_seconds']} | {r['questions_per_second']:,} | {r['test_error']} |\n"
+           for i, r in enumerate(rows)]
+    slower = min(r["wall_seconds"] for r in rows) / before["wall_seconds"]
+    md.append(f"\nToday's faster run took {slower:.2f}x the wall time of the speed benchmark's.\n")
+    write("main-job", {"speed_benchmark": before, "runs": rows, "wall_ratio": round(slower, 2)}, "".join(md))
 
 
 def encoders() -> None:
@@ -882,6 +908,7 @@ BENCHMARKS = {
          "--restarts", os.environ.get("RESTARTS_10K", "3")],
         "mean error at most 6.6% over the tasks that have training data"),
     "speed": speed,
+    "main-job": main_job,
     "encoders": encoders,
     "transfer": transfer,
     "transfer-spread": transfer_spread,
