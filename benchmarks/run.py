@@ -159,7 +159,7 @@ def main_job() -> None:
     earlier = json.loads((RESULTS / "speed.json").read_text())
     before = next(r for r in earlier["runs"] if r["job"].startswith("main job") and r["settings"].startswith("after"))
     rows = []
-    for attempt in range(2):
+    for _ in range(2):
         result, wall, _ = memnets(["train", "--out", "runs/bench-main-job"])
         rows.append({"command": result["command"], "wall_seconds": round(wall, 1),
                      "questions_per_second": result["questions_per_second"], "test_error": result["mean_error"]})
@@ -746,6 +746,19 @@ def restart_errors(run_dir: Path) -> list[dict]:
     return sorted(rows, key=lambda r: r["restart"])
 
 
+def learned_task16(rows: list[dict]) -> int:
+    """How many of ``restart_errors``' restarts learned task 16 (at most 5% test error, bAbI's pass mark)."""
+    return sum(r["task16_error"] <= 5 for r in rows)
+
+
+def restart_table(rows: list[dict]) -> list[str]:
+    """The markdown table of ``restart_errors``' rows."""
+    return ["| restart | validation error (%) | softmax back from epoch | task 16 test error (%) | "
+            "mean test error (%) |\n|---:|---:|---:|---:|---:|\n"] + [
+        f"| {r['restart']} | {r['valid_error']:.2f} | {r['linear_until_epoch']} | {r['task16_error']:.1f} | "
+        f"{r['mean_error']:.2f} |\n" for r in rows]
+
+
 def joint_ls() -> None:
     """The joint model's linear start two ways, 4 restarts each, every restart tested: ended once the validation
     loss stops falling for 5 epochs (the per-task rule, the joint default before) or run for all its 30 epochs (the
@@ -753,26 +766,23 @@ def joint_ls() -> None:
     variants, md = [], ["# The joint model's linear start: ended early, or all 30 epochs\n\n",
                         "Produced by `python benchmarks/run.py joint-ls`: the joint model with its defaults "
                         "(d = 50, 60 epochs after a linear start of 30, best by validation error), 4 restarts "
-                        "from seed 1 (the `joint` benchmark's are from seed 0), with linear start ended for each restart after 5 epochs without a better validation "
-                        "loss, then with the whole 30 epochs linear; every restart tested on the 1k test set.\n\n"]
+                        "from seed 1 (the `joint` benchmark's are from seed 0), with linear start ended for each "
+                        "restart after 5 epochs without a better validation loss, then with the whole 30 epochs "
+                        "linear; every restart tested on the 1k test set.\n\n"]
     for patience in ("5", "30"):
         out = f"runs/bench-joint-ls-{patience}"
         result, wall, _ = memnets(["train", "--task", "all", "--joint", "--restarts", "4", "--seed", "1",
-                                   "--ls-patience", patience, "--data-dir", BABI, "--quiet", "--examples", "0", "--out", out])
+                                   "--ls-patience", patience, "--data-dir", BABI, "--quiet", "--examples", "0",
+                                   "--out", out])
         rows = restart_errors(ROOT / out)
-        learned = sum(r["task16_error"] <= 5 for r in rows)
+        learned = learned_task16(rows)
         variants.append({"ls_patience": int(patience), "command": result["command"], "wall_seconds": round(wall, 1),
                          "best_restart": result["runs"][Path(out).name]["best_restart"],
                          "best_mean_error": result["mean_error"], "learned_task16": learned, "restarts": rows})
         md += [f"## `--ls-patience {patience}`\n\n    {result['command']}\n\n",
                f"Task 16 learned (at most 5% test error) by {learned} of {len(rows)} restarts; the best by validation "
                f"(restart {variants[-1]['best_restart']}) gives {result['mean_error']:.2f}% mean test error. "
-               f"Wall time {wall:.0f} s.\n\n",
-               "| restart | validation error (%) | softmax back from epoch | task 16 test error (%) | "
-               "mean test error (%) |\n|---:|---:|---:|---:|---:|\n"]
-        md += [f"| {r['restart']} | {r['valid_error']:.2f} | {r['linear_until_epoch']} | {r['task16_error']:.1f} | "
-               f"{r['mean_error']:.2f} |\n" for r in rows]
-        md.append("\n")
+               f"Wall time {wall:.0f} s.\n\n", *restart_table(rows), "\n"]
     write("joint-ls", {"variants": variants}, "".join(md))
 
 
@@ -780,15 +790,11 @@ def joint_restarts() -> None:
     """Every restart of the `joint` benchmark's run (runs/bench-joint) tested per task; trains nothing."""
     rows = restart_errors(ROOT / "runs" / "bench-joint")
     run = json.loads((RESULTS / "joint.json").read_text())
-    learned = sum(r["task16_error"] <= 5 for r in rows)
+    learned = learned_task16(rows)
     md = ["# Every restart of the joint benchmark's run, tested\n\n",
           "Produced by `python benchmarks/run.py joint-restarts` from the run directory of `python benchmarks/run.py "
           f"joint` (commit {run['machine']['commit']}), which ran:\n\n    {run['results']['command']}\n\n",
-          f"Task 16 learned (at most 5% test error) by {learned} of {len(rows)} restarts.\n\n",
-          "| restart | validation error (%) | softmax back from epoch | task 16 test error (%) | "
-          "mean test error (%) |\n|---:|---:|---:|---:|---:|\n"]
-    md += [f"| {r['restart']} | {r['valid_error']:.2f} | {r['linear_until_epoch']} | {r['task16_error']:.1f} | "
-           f"{r['mean_error']:.2f} |\n" for r in rows]
+          f"Task 16 learned (at most 5% test error) by {learned} of {len(rows)} restarts.\n\n", *restart_table(rows)]
     write("joint-restarts", {"joint_commit": run["machine"]["commit"], "learned_task16": learned, "restarts": rows},
           "".join(md))
 
