@@ -24,7 +24,7 @@ from memnets.data import download, kb
 from memnets.data.babi import VARIANTS, DataError, decode, parse_tasks, tokenize
 from memnets.data.generator import Knobs, write_tasks
 from memnets.models import MODELS
-from memnets.train import BEST
+from memnets.train import BEST, OPTIMIZERS
 
 class Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line, naming the command and what is wrong."""
@@ -38,7 +38,7 @@ class Parser(argparse.ArgumentParser):
 # Options that set a field of a model's config (dest = the field) or of TrainConfig; None = not given (preset).
 MODEL_FIELDS = sorted({f for config_cls, _ in MODELS.values() for f in config_cls.__dataclass_fields__} - {"vocab_size"})
 TRAIN_FIELDS = ("epochs", "lr", "ls_lr", "anneal_every", "batch_size", "linear_start", "ls_epochs", "ls_patience",
-                "random_noise", "restarts", "seed", "compile")
+                "random_noise", "restarts", "seed", "compile", "optimizer", "weight_decay")
 
 
 def use_threads(count: int | None) -> None:
@@ -438,6 +438,10 @@ def build_parser() -> Parser:
                    help="end linear start after N epochs without a better validation loss (5; joint 30, i.e. "
                         "never before --ls-epochs)")
     t.add_argument("--lr", type=positive(float), help="learning rate without linear start (0.01)")
+    t.add_argument("--optimizer", choices=OPTIMIZERS,
+                   help="sgd (the papers', the default) or adam (--lr is then Adam's step size)")
+    t.add_argument("--weight-decay", dest="weight_decay", type=finite,
+                   help="L2 penalty on every weight, added to its gradient (0)")
     t.add_argument("--ls-lr", dest="ls_lr", type=positive(float),
                    help="learning rate of a run with linear start, for the whole schedule (0.005)")
     t.add_argument("--batch-size", dest="batch_size", type=positive(int), help="questions per batch (32)")

@@ -25,6 +25,7 @@ import warnings
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,10 @@ SPLIT_FROM_STEPS = 200_000
 COMPILE_WIDTH_FROM = 1_000
 
 
+OPTIMIZERS = ("sgd", "adam")
+ADAM_STATE = ("step", "exp_avg", "exp_avg_sq")  # torch.optim.Adam's state of each tensor, checkpointed for resume
+
+
 class Diverged(ValueError):
     """The training loss became NaN or infinite."""
 
@@ -82,8 +87,17 @@ class TrainConfig:
     restarts: int = 1  # independent initialisations trained together; the best by validation error is kept
     seed: int = 0
     compile: bool | None = None  # torch.compile the step; None: where it pays (COMPILE_FROM_STEPS); eager if it fails
+    optimizer: str = "sgd"  # "sgd" (§4.2) or "adam" (Kingma & Ba 2015; DMN+ trained with it, Xiong et al. 2016
+    # §4.1): elementwise, so each restart of the stack is optimised as if alone; lr is then Adam's step size
+
+    # fields added after runs were checkpointed, with the behaviour of those runs (``--resume`` of an older run)
+    weight_decay: float = 0.0  # L2 penalty: weight_decay * w is added to each gradient before clipping (DMN+ §4.1
+    # used L2 with Adam); 0 in the papers' End-To-End protocol
+    EARLIER: ClassVar[dict] = {"optimizer": "sgd", "weight_decay": 0.0}
 
     def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         for name in ("epochs", "anneal_every", "batch_size", "restarts", "ls_patience"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -91,6 +105,8 @@ class TrainConfig:
             raise ValueError(f"random_noise must be in [0, 1], got {self.random_noise}")
         if not 0 < self.valid_fraction < 1:
             raise ValueError(f"valid_fraction must be in (0, 1), got {self.valid_fraction}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay must be a finite number >= 0, got {self.weight_decay}")
         for name in ("lr", "ls_lr", "max_grad_norm"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
@@ -182,12 +198,55 @@ def learning_rate(cfg: TrainConfig, epoch: int) -> float:
     return cfg.ls_lr * 0.5 ** ((epoch - cfg.ls_epochs) // cfg.anneal_every)
 
 
-def clip_and_step(params: list[torch.Tensor], grads: list[torch.Tensor], lr: float, max_norm: float) -> None:
-    """SGD step with each weight matrix's gradient (the last two dims, per restart) clipped to ``max_norm``."""
+def clip(grads: list[torch.Tensor], max_norm: float) -> list[torch.Tensor]:
+    """Each weight matrix's gradient (the last two dims, per restart) scaled down to norm ``max_norm`` at most."""
     with torch.no_grad():
-        for p, g in zip(params, grads):
-            norm = g.pow(2).sum((-2, -1), keepdim=True).sqrt()  # (R, ..., 1, 1) one norm per matrix
-            p.sub_(g * (lr * (max_norm / (norm + 1e-12)).clamp(max=1.0)))
+        return [g * (max_norm / (g.pow(2).sum((-2, -1), keepdim=True).sqrt() + 1e-12)).clamp(max=1.0) for g in grads]
+
+
+def clip_and_step(params: list[torch.Tensor], grads: list[torch.Tensor], lr: float, max_norm: float,
+                  optimizer: torch.optim.Optimizer | None = None, weight_decay: float = 0.0) -> None:
+    """One step on the clipped gradients (plus ``weight_decay`` times the weights, the L2 penalty's gradient): plain
+    SGD at ``lr``, or ``optimizer`` (Adam) with its rate set to ``lr``."""
+    if weight_decay:
+        grads = [g + weight_decay * p.detach() for p, g in zip(params, grads)]
+    grads = clip(grads, max_norm)
+    if optimizer is None:
+        with torch.no_grad():
+            for p, g in zip(params, grads):
+                p.sub_(lr * g)
+        return
+    for p, g in zip(params, grads):
+        p.grad = g
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    optimizer.step()
+
+
+def make_optimizer(cfg: TrainConfig, params: dict[str, torch.Tensor]) -> torch.optim.Optimizer | None:
+    """None for SGD (stepped by hand, no state); Adam over the stacked weights otherwise."""
+    if cfg.optimizer == "sgd":
+        return None
+    return torch.optim.Adam(list(params.values()), lr=cfg.lr, foreach=True)
+
+
+def optimizer_tensors(optimizer: torch.optim.Optimizer | None, params: dict[str, torch.Tensor]) -> dict:
+    """Adam's state of every weight, as checkpoint tensors ``adam.<state>.<weight>`` ({} for SGD or before a step)."""
+    if optimizer is None:
+        return {}
+    return {f"adam.{s}.{k}": optimizer.state[p][s].detach().cpu() for k, p in params.items()
+            if p in optimizer.state for s in ADAM_STATE}
+
+
+def restore_optimizer(optimizer: torch.optim.Optimizer | None, params: dict[str, torch.Tensor],
+                      tensors: dict[str, torch.Tensor]) -> None:
+    """Put the checkpointed Adam state back (the inverse of ``optimizer_tensors``)."""
+    if optimizer is None:
+        return
+    for k, p in params.items():
+        if f"adam.step.{k}" in tensors:
+            optimizer.state[p] = {s: tensors[f"adam.{s}.{k}"].clone().to(p.device if s != "step" else "cpu")
+                                  for s in ADAM_STATE}
 
 
 def train(model_name: str, model_config, train_data: Batch, valid_data: Batch, cfg: TrainConfig,
@@ -327,9 +386,12 @@ def _train_loop(model_name, model_config, train_data, valid_data, cfg, vocab, da
                 "train_config": dataclasses.asdict(cfg), "data": data_settings}
     # a group of the restarts (``jobs``) resumes only as the same group; all of them (None) only as all
     settings["restarts"] = [restarts.start, restarts.stop] if r < cfg.restarts else None
+    saved = {}
     if resume:
-        state = _restore(run_dir, params, settings, generators)
+        state, saved = _restore(run_dir, params, settings, generators)
     params = {k: v.detach().to(device).requires_grad_() for k, v in params.items()}
+    optimizer = make_optimizer(cfg, params)
+    restore_optimizer(optimizer, params, saved)
     skeleton = models[0].to("meta")  # structure only: functional_call supplies the weights
 
     def batch_loss(p, batch, linear):  # one restart: the model's own inputs and loss (memnets.models.Trainable)
@@ -376,7 +438,7 @@ def _train_loop(model_name, model_config, train_data, valid_data, cfg, vocab, da
                 compiled_step = None
                 loss, errors = step_loss(params, batch, linear)
             grads = torch.autograd.grad(loss, tensors)
-            clip_and_step(tensors, grads, lr, cfg.max_grad_norm)
+            clip_and_step(tensors, grads, lr, cfg.max_grad_norm, optimizer, cfg.weight_decay)
             loss_sum += loss.item()
             error_sum += errors
         batches = n // b
@@ -406,6 +468,7 @@ def _train_loop(model_name, model_config, train_data, valid_data, cfg, vocab, da
                         valid_err=f"{valid_error[best]:.1f}%", lr=lr, linear=int(linear.sum()), refresh=False)
         if run_dir:
             checkpoint.save(run_dir / LAST, {**{f"param.{k}": v for k, v in params.items()},
+                                             **optimizer_tensors(optimizer, params),
                                              "rng": torch.stack([g.get_state() for g in generators])},
                             {**settings, "state": state})
     bar.close()
@@ -450,13 +513,16 @@ def evaluate_restarts(skeleton, params: dict, data: Batch, linear: torch.Tensor,
     return (loss / len(data)).tolist(), (errors / len(data) * 100).tolist()
 
 
-def _restore(run_dir: Path | None, params: dict, settings: dict, generators: list[torch.Generator]) -> dict:
-    """Load the stacked weights, loop state and random streams of an interrupted run (for ``resume``)."""
+def _restore(run_dir: Path | None, params: dict, settings: dict, generators: list[torch.Generator]
+             ) -> tuple[dict, dict]:
+    """Load the stacked weights, loop state and random streams of an interrupted run (for ``resume``): returns
+    the loop state and the checkpoint's tensors (the optimizer's state among them)."""
     if run_dir is None or not (run_dir / LAST).is_file():
         raise checkpoint.CheckpointError(f"nothing to resume: no {LAST} in {run_dir}")
     tensors, meta = checkpoint.load(run_dir / LAST)
-    checkpoint.require_same_run(run_dir / LAST, {k: meta.get(k) for k in settings}, settings, "model_config",
-                                MODELS[settings["model_name"]][0])
+    recorded = {k: meta.get(k) for k in settings}
+    recorded["train_config"] = checkpoint.with_earlier_fields(TrainConfig, recorded.get("train_config") or {})
+    checkpoint.require_same_run(run_dir / LAST, recorded, settings, "model_config", MODELS[settings["model_name"]][0])
     rng = tensors["rng"]
     if rng.dim() == 1:  # written before each restart had a stream of its own: one stream, exact for one restart
         if len(generators) > 1:
@@ -469,4 +535,4 @@ def _restore(run_dir: Path | None, params: dict, settings: dict, generators: lis
             v.copy_(tensors[f"param.{k}"])
     for g, state in zip(generators, rng):
         g.set_state(state.clone())  # a tensor of its own: given a row of the stack, set_state failed or crashed
-    return meta["state"]
+    return meta["state"], tensors

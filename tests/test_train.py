@@ -33,11 +33,11 @@ def small(**kw):
     return TrainConfig(**{"epochs": 3, "ls_epochs": 2, "compile": False, "restarts": 2, **kw})
 
 
-def run(task1, cfg, run_dir=None, resume=False, **model):
+def run(task1, cfg, run_dir=None, resume=False, restarts=None, **model):
     vocab, data = task1
     config = MemN2NConfig(len(vocab), memory_size=10, **{"encoding": "position", **model})
     return train("memn2n", config, data["train"], data["valid"], cfg, vocab, {"source": "test"}, run_dir=run_dir,
-                 resume=resume, progress=False)
+                 resume=resume, progress=False, restarts=restarts)
 
 
 def test_noisy_time_keeps_order_and_adds_at_most_ten_percent_blanks():
@@ -75,6 +75,15 @@ def test_clipping_is_per_weight_matrix_and_per_restart():
     torch.testing.assert_close(params[0][1, 1], -torch.ones(4, 4))  # the other matrices are untouched
 
 
+def test_weight_decay_adds_the_l2_gradient_before_clipping():
+    params, zero = [torch.full((1, 2, 2), 2.0)], [torch.zeros(1, 2, 2)]
+    clip_and_step(params, zero, lr=0.5, max_norm=40.0, weight_decay=0.1)
+    torch.testing.assert_close(params[0], torch.full((1, 2, 2), 2.0 - 0.5 * 0.1 * 2.0))  # w -= lr * wd * w
+    big = [torch.full((1, 2, 2), 100.0)]
+    clip_and_step(big, zero, lr=1.0, max_norm=1.0, weight_decay=1.0)  # the L2 gradient (norm 200) is clipped too
+    torch.testing.assert_close(big[0], torch.full((1, 2, 2), 99.5))
+
+
 @pytest.mark.parametrize("patience", [1, 2, 3, 6])  # 6 = ls_epochs: the whole phase linear (joint preset)
 def test_linear_start_removes_softmax_then_reinserts_it(task1, patience):
     result = run(task1, small(epochs=2, ls_epochs=6, ls_patience=patience))
@@ -107,8 +116,9 @@ def test_checkpoint_round_trip(task1, tmp_path):
                                result.model(test.story, test.query, test.time).logits)
 
 
-def test_killed_run_resumes_exactly(task1, tmp_path, monkeypatch):
-    cfg = small(epochs=4)
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])  # Adam's moments are in the checkpoint too
+def test_killed_run_resumes_exactly(task1, tmp_path, monkeypatch, optimizer):
+    cfg = small(epochs=4, optimizer=optimizer, **({"lr": 0.001, "ls_lr": 0.001} if optimizer == "adam" else {}))
     whole = run(task1, cfg, run_dir=tmp_path / "whole")
 
     import memnets.train as loop
@@ -132,6 +142,35 @@ def test_killed_run_resumes_exactly(task1, tmp_path, monkeypatch):
     assert [h["epoch"] for h in resumed.history] == list(range(6))
     for a, b in zip(whole.model.parameters(), resumed.model.parameters()):
         torch.testing.assert_close(a, b, rtol=0, atol=0)  # bit-for-bit the same as the uninterrupted run
+
+
+def test_adam_steps_each_restart_as_if_it_trained_alone(task1):
+    """Adam is elementwise, so restart 1 of a stack of two ends where restart 1 trained alone ends, and the run
+    differs from the SGD one."""
+    cfg = small(restarts=2, optimizer="adam", lr=0.001, ls_lr=0.001)
+    together, alone = run(task1, cfg), run(task1, cfg, restarts=range(1, 2))
+    assert alone.valid_error == [together.valid_error[1]]
+    sgd = run(task1, small(restarts=2))
+    assert together.valid_loss != sgd.valid_loss
+
+
+def test_a_run_from_before_the_optimizer_option_resumes_as_sgd(task1, tmp_path):
+    cfg = small(epochs=2, ls_epochs=1)
+    whole = run(task1, cfg, run_dir=tmp_path / "whole")
+    part = run(task1, small(epochs=1, ls_epochs=1), run_dir=tmp_path / "old")
+    tensors, meta = checkpoint.load(tmp_path / "old" / LAST)
+    del meta["train_config"]["optimizer"]  # as an earlier memnets wrote it, and with one epoch still to go
+    meta["train_config"]["epochs"] = 2
+    checkpoint.save(tmp_path / "old" / LAST, tensors, meta)
+    resumed = run(task1, cfg, run_dir=tmp_path / "old", resume=True)
+    assert len(part.history) == 2 and resumed.valid_error == whole.valid_error
+    with pytest.raises(checkpoint.CheckpointError, match="train_config.optimizer = 'sgd', but this run has 'adam'"):
+        run(task1, small(epochs=2, ls_epochs=1, optimizer="adam"), run_dir=tmp_path / "old", resume=True)
+
+
+def test_an_unknown_optimizer_is_refused():
+    with pytest.raises(ValueError, match="optimizer must be one of sgd, adam, got 'rmsprop'"):
+        TrainConfig(optimizer="rmsprop")
 
 
 def test_resume_refuses_different_settings(task1, tmp_path):
