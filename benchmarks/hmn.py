@@ -4,6 +4,7 @@
     python benchmarks/hmn.py babi1k      # bAbI 1k, one model per task, beside End-To-End and the published anchors
     python benchmarks/hmn.py babi1k-lr02 # the same at twice the learning rate: the 1k run's losses still fell fast
     python benchmarks/hmn.py babi1k-100  # the same with 100 epochs (the preset's)
+    python benchmarks/hmn.py babi1k-adam # the same with Adam and weight decay (the best mean of ``optimizers``)
     python benchmarks/hmn.py ablation    # each of parts 1-5 off in turn, on the tasks of ABLATION_TASKS
     python benchmarks/hmn.py ablation-so-far   # the same table from the variants already finished (trains nothing)
     python benchmarks/hmn.py optimizers  # Adam and weight decay against the preset's SGD, on the tasks of OPT_TASKS
@@ -463,6 +464,8 @@ BENCHMARKS = {"figure": figure, "speed": speed, "babi1k": babi1k, "ablation": ab
               "babi1k-lr02": lambda: babi1k("babi1k-lr02", ("--lr", "0.02"), ", learning rate 0.02"),
               "babi1k-100": lambda: babi1k("babi1k-100", ("--epochs", "100", "--anneal-every", "25"),
                                            ", 100 epochs (the rate halved every 25)"),
+              "babi1k-adam": lambda: babi1k("babi1k-adam", ("--optimizer", "adam", "--lr", "0.003", "--weight-decay",
+                                                            "0.03"), ", Adam at 0.003 with weight decay 0.03"),
               "ablation-so-far": lambda: ablation(finished_only=True), "baselines": baselines,
               "optimizers": optimizers, "long": long,
               "cost": cost, "pool": pool}

@@ -89,10 +89,11 @@ def with_earlier_fields(config_cls, values: dict) -> dict:
     return {**getattr(config_cls, "EARLIER", {}), **values}
 
 
-def require_same_run(path: Path, recorded: dict, current: dict, config_key: str, config_cls) -> None:
-    """``require_same`` for a run's recorded settings, whose model config (at ``config_key``) is first given the
-    fields it predates, as it was trained (``with_earlier_fields``)."""
-    recorded = {**recorded, config_key: with_earlier_fields(config_cls, recorded.get(config_key) or {})}
+def require_same_run(path: Path, recorded: dict, current: dict, configs: dict) -> None:
+    """``require_same`` for a run's recorded settings, whose configs (``configs`` maps a settings key to its config
+    class, such as the model's and ``TrainConfig``) are first given the fields they predate, as they were trained
+    (``with_earlier_fields``)."""
+    recorded = {**recorded, **{key: with_earlier_fields(cls, recorded.get(key) or {}) for key, cls in configs.items()}}
     require_same(path, recorded, current)
 
 

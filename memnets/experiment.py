@@ -365,7 +365,8 @@ def _run(exp: Experiment, log: Callable[[str], None]) -> dict:
         done = group_dir(exp, group) / "result.json"
         if exp.resume and done.is_file():  # finished before the interruption: keep its result
             finished = json.loads(done.read_text())
-            checkpoint.require_same_run(done, finished["options"], options, "model", MODELS[exp.model][0])
+            checkpoint.require_same_run(done, finished["options"], options,
+                                        {"model": MODELS[exp.model][0], "train": TrainConfig})
             runs[done.parent.name] = finished
             continue
         try:

@@ -520,9 +520,8 @@ def _restore(run_dir: Path | None, params: dict, settings: dict, generators: lis
     if run_dir is None or not (run_dir / LAST).is_file():
         raise checkpoint.CheckpointError(f"nothing to resume: no {LAST} in {run_dir}")
     tensors, meta = checkpoint.load(run_dir / LAST)
-    recorded = {k: meta.get(k) for k in settings}
-    recorded["train_config"] = checkpoint.with_earlier_fields(TrainConfig, recorded.get("train_config") or {})
-    checkpoint.require_same_run(run_dir / LAST, recorded, settings, "model_config", MODELS[settings["model_name"]][0])
+    checkpoint.require_same_run(run_dir / LAST, {k: meta.get(k) for k in settings}, settings,
+                                {"model_config": MODELS[settings["model_name"]][0], "train_config": TrainConfig})
     rng = tensors["rng"]
     if rng.dim() == 1:  # written before each restart had a stream of its own: one stream, exact for one restart
         if len(generators) > 1:

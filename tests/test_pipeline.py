@@ -226,8 +226,27 @@ def test_resume_needs_a_run_and_the_same_tasks(tmp_path, capsys):
     assert list(json.loads((tmp_path / "run" / "results.json").read_text())["per_task"]) == ["1"]
 
 
+def test_a_task_finished_before_the_optimizer_options_is_kept_on_resume(tmp_path, capsys):
+    argv = ["train", "--task", "1,2", *TINY, "--out", tmp_path / "run"]
+    assert run_cli(argv, capsys)[0] == 0
+    done = tmp_path / "run" / "task01" / "result.json"
+    finished = json.loads(done.read_text())
+    for field in ("optimizer", "weight_decay"):  # as a result written before these options existed
+        del finished["options"]["train"][field]
+    finished["per_task"]["1"] = 12.5  # a mark: a kept result is read back, not retrained
+    done.write_text(json.dumps(finished))
+    (tmp_path / "run" / "task02" / "result.json").unlink()  # task 2 still to do
+    code, out, err = run_cli([*argv, "--resume"], capsys)
+    assert code == 0, err
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["per_task"]["1"] == 12.5
+    code, out, err = run_cli([*argv, "--resume", "--weight-decay", "0.1"], capsys)
+    assert code == 2 and "weight_decay = 0.0, but this run has 0.1" in err
+
+
 @pytest.mark.parametrize("argv, fragment", [
     (["--lr", "0.02"], "--lr 0.02 would not be used"),
+    (["--weight-decay", "-1"], "weight_decay must be a finite number >= 0, got -1.0"),
+    (["--optimizer", "rmsprop"], "invalid choice: 'rmsprop'"),
     (["--no-linear-start", "--lr", "nan"], "--lr: must be positive, got nan"),
     (["--ls-lr", "inf"], "--ls-lr: must be positive, got inf"),
     (["--noise", "nan"], "--noise: must be a finite number, got nan"),
