@@ -25,8 +25,8 @@ import warnings
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import ClassVar
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -89,10 +89,10 @@ class TrainConfig:
     compile: bool | None = None  # torch.compile the step; None: where it pays (COMPILE_FROM_STEPS); eager if it fails
     optimizer: str = "sgd"  # "sgd" (§4.2) or "adam" (Kingma & Ba 2015; DMN+ trained with it, Xiong et al. 2016
     # §4.1): elementwise, so each restart of the stack is optimised as if alone; lr is then Adam's step size
-
-    # fields added after runs were checkpointed, with the behaviour of those runs (``--resume`` of an older run)
     weight_decay: float = 0.0  # L2 penalty: weight_decay * w is added to each gradient before clipping (DMN+ §4.1
     # used L2 with Adam); 0 in the papers' End-To-End protocol
+
+    # fields added after runs were checkpointed, with the behaviour of those runs (``--resume`` of an older run)
     EARLIER: ClassVar[dict] = {"optimizer": "sgd", "weight_decay": 0.0}
 
     def __post_init__(self):
@@ -214,7 +214,7 @@ def clip_and_step(params: list[torch.Tensor], grads: list[torch.Tensor], lr: flo
     if optimizer is None:
         with torch.no_grad():
             for p, g in zip(params, grads):
-                p.sub_(lr * g)
+                p.add_(g, alpha=-lr)
         return
     for p, g in zip(params, grads):
         p.grad = g
