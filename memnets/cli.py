@@ -381,7 +381,8 @@ def build_parser() -> Parser:
                         "position: the formula the paper prints")
     m.add_argument("--no-temporal", dest="temporal", action="store_false", default=None,
                    help="memn2n: no temporal encoding")
-    m.add_argument("--tying", choices=["adjacent", "layerwise"], help="memn2n: weight tying (adjacent)")
+    m.add_argument("--tying", choices=["adjacent", "layerwise", "shared"],
+                   help="memn2n: weight tying, adjacent (default) or layerwise; hmn: shared (default) or adjacent")
     m.add_argument("--relu", action="store_true", default=None, help="memn2n: ReLU on the controller after each hop")
     m.add_argument("--lookups", type=positive(int),
                    help="memnn: k lookups (2); with AM, the most lookups (default: the most supporting facts)")
@@ -445,7 +446,9 @@ def build_parser() -> Parser:
     t.add_argument("--ls-lr", dest="ls_lr", type=positive(float),
                    help="learning rate of a run with linear start, for the whole schedule (0.005)")
     t.add_argument("--batch-size", dest="batch_size", type=positive(int), help="questions per batch (32)")
-    t.add_argument("--no-linear-start", dest="linear_start", action="store_false", default=None)
+    t.add_argument("--linear-start", dest="linear_start", action="store_true", default=None,
+                   help="begin with the softmaxes of the memory reads removed (End-To-End §4.2; memn2n's default)")
+    t.add_argument("--no-linear-start", dest="linear_start", action="store_false")
     t.add_argument("--noise", dest="random_noise", type=finite,
                    help="random-noise fraction of empty memories (memn2n 0.1; 0 = off)")
     t.add_argument("--restarts", type=positive(int), help="random restarts; the best by validation (1)")

@@ -38,18 +38,58 @@ def model(seed=0, **options) -> HMNet:
     return HMNet(HMNetConfig(vocab_size=V, memory_size=M, region_size=S, sentence_size=J, embed_dim=8, **options))
 
 
-def rows_and_query(net: HMNet, x: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    """The memory rows and question vector, computed here from the parts' definitions, not by the model."""
+def rows_and_query(net: HMNet, x: dict, embedding: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The memory rows (in word embedding ``embedding``) and question vector (in embedding 0), computed here from
+    the parts' definitions, not by the model."""
     cfg = net.config
     w = position_weights(net.embed, True)
     enc = (cfg.encoding, cfg.embed_dim, cfg.sentence_size)
-    rows = encode(sentence_bags(x["story"], V, *enc), w)[..., 0, :]
+    rows = encode(sentence_bags(x["story"], V, *enc), w)[..., embedding, :]
     if cfg.memory_types:
         rows = rows + net.type_embed[x["kind"]]
     if cfg.temporal:
         rows = rows + net.temporal_embed[(x["time"] - 1).clamp(min=0)]
     rows = rows * (x["time"] > 0).unsqueeze(-1)
     return rows, encode(sentence_bags(x["query"], V, *enc), w)[:, 0]
+
+
+@torch.no_grad()
+def test_adjacent_tying_addresses_embedding_t_and_reads_embedding_t_plus_one():
+    shared, adjacent = model(), model(tying="adjacent")
+    assert shared.embed.shape[0] == 1 and adjacent.embed.shape[0] == adjacent.config.hops + 1
+    assert set(dict(shared.named_parameters())) == set(dict(adjacent.named_parameters()))  # wider, no new ones
+    only_read = dict(memory_types=False, temporal=False, attention_gru=False, output_memory=False, regions=False)
+    net, x = model(tying="adjacent", **only_read), batch()
+    rows, q = rows_and_query(net, x, embedding=0)
+    scores = (rows * q.unsqueeze(1)).sum(-1).masked_fill(x["time"] == 0, float("-inf"))
+    before = net(**x)
+    assert torch.allclose(before.attention[0], scores.softmax(-1), atol=1e-5)  # hop 1 addresses embedding 0
+    net.embed[1].normal_()  # hop 1 reads through embedding 1, which hop 2 addresses: hop 1's weights stay
+    after = net(**x)
+    assert torch.equal(after.attention[0], before.attention[0])
+    assert not torch.allclose(after.attention[1], before.attention[1])
+    assert not torch.allclose(after.logits, before.logits)
+    net.embed[0].normal_()
+    assert not torch.allclose(net(**x).attention[0], before.attention[0])
+    with pytest.raises(ValueError, match="tying"):
+        HMNetConfig(vocab_size=V, sentence_size=J, tying="layerwise")
+
+
+@torch.no_grad()
+def test_linear_start_removes_the_read_softmaxes_and_keeps_the_gates():
+    net, x = model(regions=False), batch()
+    rows, q = rows_and_query(net, x)
+    soft, linear = net(**x), net(**x, linear=True)
+    scores = (rows * q.unsqueeze(1)).sum(-1) * (x["time"] > 0)  # m_i · u, no softmax, empty slots 0
+    assert torch.allclose(linear.attention[0], scores, atol=1e-5)
+    assert torch.allclose(soft.attention[0], scores.masked_fill(x["time"] == 0, float("-inf")).softmax(-1),
+                          atol=1e-5)
+    assert not torch.allclose(linear.output_attention[0], soft.output_attention[0])  # ω unnormalised
+    assert torch.allclose(soft.output_attention[0].sum(-1), torch.ones(len(x["time"])))
+    assert torch.allclose(linear.gates[0], soft.gates[0])  # hop 1's gates: softmax-normalised either way
+    assert torch.allclose(linear.gates[0].sum(-1), torch.ones(len(x["time"])), atol=1e-5)
+    per_restart = net(**x, linear=torch.tensor(True))  # as the training loop passes it, one flag per restart
+    assert torch.equal(per_restart.logits, linear.logits)
 
 
 def region_of_slots(time: torch.Tensor) -> torch.Tensor:
@@ -236,10 +276,12 @@ def test_restarts_train_under_vmap_and_the_loss_falls(tmp_path, monkeypatch, cap
     monkeypatch.delenv("MEMNETS_DATA", raising=False)
     code, out, err = run_cli(["train", "--model", "hmn", "--task", "1", "--questions", "200", "--epochs", "8",
                               "--restarts", "2", "--embed-dim", "16", "--no-compile", "--regions", "--quiet",
+                              "--tying", "adjacent", "--linear-start", "--ls-epochs", "2",
                               "--examples", "1", "--out", "run"], capsys)  # every part on, for ask to show
     assert code == 0, err
     _, meta = checkpoint.load(tmp_path / "run" / "task01" / "last.safetensors")
     losses = [h["loss"] for h in meta["state"]["history"]]
+    assert meta["state"]["history"][0]["linear"] == [True, True]  # linear start, as asked
     assert losses[-1] < losses[0] * 0.9
     assert "gate 1" in out  # the examples show the GRU gates beside each hop's read
     # save, load, ask: the checkpoint rebuilds the model, and ask prints every attention
@@ -283,11 +325,12 @@ def test_checkpoints_from_before_region_pool_load_and_resume_as_summed(tmp_path,
         path = tmp_path / "run" / "task01" / name
         tensors, meta = checkpoint.load(path)
         config = meta["config"] if "config" in meta else meta["model_config"]
-        assert config.pop("region_pool") == "max"
+        assert config.pop("region_pool") == "max" and config.pop("tying") == "shared"
         checkpoint.save(path, tensors, meta)
     (tmp_path / "run" / "task01" / "result.json").unlink()  # unfinished, so that --resume reads last.safetensors
     net, _, _ = checkpoint.load_model(tmp_path / "run" / "task01" / "checkpoint.safetensors")
     assert net.config.region_pool == "sum" and net.region_attention.pool == "sum"
+    assert net.config.tying == "shared" and net.embed.shape[0] == 1  # nor did it tie embeddings adjacently
     code, _, err = run_cli(args + ["--epochs", "1", "--resume"], capsys)
     assert code != 0 and "region_pool = 'sum'" in err and "'max'" in err
     code, _, err = run_cli(args + ["--epochs", "1", "--resume", "--region-pool", "sum"], capsys)

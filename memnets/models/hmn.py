@@ -51,7 +51,7 @@ STORY, FACT, OUTPUT = 0, 1, 2  # memory types: story sentence, KB fact (``memnet
 class HMNetConfig:
     # fields added after checkpoints were written, with the behaviour of those checkpoints (see
     # ``memnets.checkpoint.with_earlier_fields``): regions were summed before ``region_pool`` existed
-    EARLIER: ClassVar[dict] = {"region_pool": "sum"}
+    EARLIER: ClassVar[dict] = {"region_pool": "sum", "tying": "shared"}
     vocab_size: int  # V, words including <nil> (id 0) and <unk> (id 1)
     embed_dim: int = 40  # d; DMN+ used 80 on 10k (§4.1); 40 is ours, for the 1k tasks
     hops: int = 3  # passes over the memory (DMN+ §4.1: 3 on bAbI)
@@ -72,6 +72,9 @@ class HMNetConfig:
     # task 1 with 1,000 statements (regions of 32, top_k 2) hop 1 kept the supporting fact's region for 58.2% of
     # test questions with a sum (61.6% test error) and for all of them with max (13.0%; docs/results/hmn-pool.md)
     init_std: float = 0.1  # word embeddings drawn from N(0, 0.1^2), as End-To-End §4.2
+    tying: str = "shared"  # "shared": one word embedding for the question, every hop's rows and reads;
+    # "adjacent": End-To-End's adjacent tying (§2.2), K + 1 embeddings, hop t addressing rows of embedding t and
+    # reading them (content read and attention GRU) in embedding t + 1, the next hop's addressing space
 
     def __post_init__(self):
         if self.regions is None:  # resolved once, so a checkpoint records what was trained
@@ -85,6 +88,8 @@ class HMNetConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.region_pool not in ("sum", "max"):
             raise ValueError(f"region_pool must be 'sum' or 'max', got {self.region_pool!r}")
+        if self.tying not in ("shared", "adjacent"):
+            raise ValueError(f"tying must be 'shared' or 'adjacent', got {self.tying!r}")
         if self.top_k < 0:
             raise ValueError(f"top_k must be 0 (all regions) or a positive number of regions, got {self.top_k}")
 
@@ -203,7 +208,8 @@ class HMNet(nn.Module):
         super().__init__()
         self.config = config
         c, d = config, config.embed_dim
-        self.embed = nn.Parameter(torch.randn(1, c.vocab_size, d) * c.init_std)  # shared word embedding (1, V, d)
+        n = c.hops + 1 if c.tying == "adjacent" else 1
+        self.embed = nn.Parameter(torch.randn(n, c.vocab_size, d) * c.init_std)  # word embeddings (n, V, d)
         with torch.no_grad():
             self.embed[:, 0] = 0  # the nil word adds nothing (its bag weight is 0, so it gets no gradient)
         self.type_embed = nn.Parameter(torch.randn(3, d) * c.init_std) if c.memory_types else None  # (types, d)
@@ -220,21 +226,24 @@ class HMNet(nn.Module):
         self.answer_map = linear_weight(2 * d, c.vocab_size)  # [u_K; q] -> V
 
     def forward(self, story: torch.Tensor, query: torch.Tensor, time: torch.Tensor,
-                kind: torch.Tensor) -> HMNetOutput:
+                kind: torch.Tensor, linear: bool | torch.Tensor = False) -> HMNetOutput:
         """story (B, M, J) and query (B, Jq) word ids (0 = padding); time (B, M): 1 = most recent statement,
-        0 = empty slot (slots oldest first, as ``memnets.data.tensors`` lays them out); kind (B, M) memory types."""
+        0 = empty slot (slots oldest first, as ``memnets.data.tensors`` lays them out); kind (B, M) memory types.
+        ``linear`` (End-To-End's linear start, §4.2) removes the softmax from the content read's row weights and
+        the output memory's read; the attention GRU's gates and the region weights keep theirs."""
         cfg, device = self.config, story.device
+        linear = torch.as_tensor(linear, device=device)
         b, m, _ = story.shape
         encoding = (cfg.encoding, cfg.embed_dim, cfg.sentence_size)
         weights = position_weights(self.embed, cfg.encoding != "bow")  # (1, P*V, d)
         filled = time > 0  # (B, M)
-        rows = encode(sentence_bags(story, cfg.vocab_size, *encoding), weights)[..., 0, :]  # (B, M, d)
+        rows = encode(sentence_bags(story, cfg.vocab_size, *encoding), weights)  # (B, M, n, d) in each embedding
         if self.type_embed is not None:
-            rows = rows + self.type_embed[kind.clamp(0, FACT)]  # (B, M, d)
+            rows = rows + self.type_embed[kind.clamp(0, FACT)].unsqueeze(2)  # (B, M, n, d)
         if self.temporal_embed is not None:
-            rows = rows + self.temporal_embed[(time - 1).clamp(0, cfg.memory_size - 1)]  # (B, M, d)
-        rows = rows * filled.unsqueeze(-1)  # (B, M, d) empty slots are zero
-        q = encode(sentence_bags(query, cfg.vocab_size, *encoding), weights)[:, 0]  # (B, d) question
+            rows = rows + self.temporal_embed[(time - 1).clamp(0, cfg.memory_size - 1)].unsqueeze(2)
+        rows = rows * filled.view(b, m, 1, 1)  # (B, M, n, d) empty slots are zero
+        q = encode(sentence_bags(query, cfg.vocab_size, *encoding), weights[:1])[:, 0]  # (B, d) question
 
         # Recency layout: slot j of ``recent`` holds the j-th most recent row, so region r (rows r*s..r*s+s-1) is
         # the same stretch of time in every story. The map slot <-> recency is its own inverse on filled slots.
@@ -243,9 +252,10 @@ class HMNet(nn.Module):
         j = torch.arange(m, device=device)  # (M,)
         flip = (length - 1 - j).clamp(min=0)  # (B, M) slot of each recency index, and vice versa
         in_story = j < length  # (B, M)
-        recent = rows.gather(1, flip.unsqueeze(-1).expand(-1, -1, rows.shape[-1])) * in_story.unsqueeze(-1)
+        n, d = rows.shape[2:]
+        recent = rows.gather(1, flip.view(b, m, 1, 1).expand(-1, -1, n, d)) * in_story.view(b, m, 1, 1)
         pad = r_count * s - m
-        recent = F.pad(recent, (0, 0, 0, pad)).view(b, r_count, s, -1)  # (B, R, s, d)
+        recent = F.pad(recent, (0, 0, 0, 0, 0, pad)).view(b, r_count, s, n, d)  # (B, R, s, n, d)
         recent_filled = F.pad(in_story, (0, pad)).view(b, r_count, s)  # (B, R, s)
 
         def to_slots(region_ids: torch.Tensor, per_row: torch.Tensor) -> torch.Tensor:
@@ -257,8 +267,9 @@ class HMNet(nn.Module):
         outputs = [q]  # part 4: states written so far (u_0 = q first)
         attention, region_weights, gates, output_attention = [], [], [], []
         for hop in range(cfg.hops):
+            key, value = (hop, hop + 1) if n > 1 else (0, 0)  # the embeddings this hop addresses and reads
             if self.region_attention is not None:
-                alpha = self.region_attention(recent, recent_filled, u)  # (B, R)
+                alpha = self.region_attention(recent[:, :, :, key], recent_filled, u)  # (B, R)
                 region_weights.append(alpha)
                 kept_alpha, kept = alpha.topk(k, dim=-1, sorted=False)  # (B, k)
                 kept, order = kept.sort(-1, descending=True)  # oldest region first, for the GRU
@@ -266,18 +277,20 @@ class HMNet(nn.Module):
             else:
                 kept = torch.zeros(b, 1, dtype=torch.long, device=device)  # one region holding every row
                 kept_alpha = torch.ones(b, 1, device=device)
-            idx = kept.view(b, k, 1, 1).expand(-1, -1, s, recent.shape[-1])
-            kept_rows = recent.gather(1, idx)  # (B, k, s, d) rows touched: k*s (plus R summaries)
+            idx = kept.view(b, k, 1, 1).expand(-1, -1, s, d)
+            kept_keys = recent[:, :, :, key].gather(1, idx)  # (B, k, s, d) rows touched: k*s (plus R summaries)
+            kept_rows = kept_keys if value == key else recent[:, :, :, value].gather(1, idx)  # (B, k, s, d) read
             kept_filled = recent_filled.gather(1, kept.unsqueeze(-1).expand(-1, -1, s))  # (B, k, s)
 
-            content = (kept_rows * u.view(b, 1, 1, -1)).sum(-1)  # (B, k, s) m_i · u, no parameters
-            row_weight = kept_alpha.unsqueeze(-1) * within_regions(content, kept_filled)  # (B, k, s) α_r β_i|r
+            content = (kept_keys * u.view(b, 1, 1, -1)).sum(-1)  # (B, k, s) m_i · u, no parameters
+            beta = torch.where(linear, content * kept_filled, within_regions(content, kept_filled))  # (B, k, s)
+            row_weight = kept_alpha.unsqueeze(-1) * beta  # (B, k, s) α_r β_i|r
             attention.append(to_slots(kept, row_weight))
             reads = [u, q]
             if cfg.content_read:
                 reads.append((row_weight.unsqueeze(-1) * kept_rows).sum((1, 2)))  # (B, d) c = wᵀ M
             if self.gru is not None:  # two levels: rows within each region, then the regions, both oldest first
-                gamma = within_regions(self.gate(kept_rows, u, e), kept_filled)  # (B, k, s) γ_i|r
+                gamma = within_regions(self.gate(kept_keys, u, e), kept_filled)  # (B, k, s) γ_i|r
                 gates.append(to_slots(kept, kept_alpha.unsqueeze(-1) * gamma))  # row gate α_r γ_i|r
                 e = self.gru(kept_rows.flip(2), gamma.flip(2))  # (B, k, d) each region's episode, in parallel
                 e = self.region_gru(e, kept_alpha) if self.region_gru is not None else e[:, 0]  # (B, d)
@@ -287,7 +300,8 @@ class HMNet(nn.Module):
                 if self.type_embed is not None:
                     written = written + self.type_embed[OUTPUT]
                 written = written + sinusoids(len(outputs), cfg.embed_dim, device)  # (B, t, d)
-                omega = (written * u.unsqueeze(1)).sum(-1).softmax(-1)  # (B, t)
+                omega = (written * u.unsqueeze(1)).sum(-1)  # (B, t)
+                omega = torch.where(linear, omega, omega.softmax(-1))
                 output_attention.append(omega)
                 reads.append((omega.unsqueeze(-1) * written).sum(1))  # (B, d) h_t
             update = torch.relu(torch.cat(reads, -1) @ self.controller[hop] + self.controller_bias[hop])  # (B, d)
@@ -305,8 +319,9 @@ class HMNet(nn.Module):
     strongly_supervised = False  # trained on question-answer pairs only
 
     def inputs(self, batch: dict[str, torch.Tensor], linear: bool | torch.Tensor, supervised: bool) -> dict:
-        """Keyword arguments of ``forward``; HMNet has no linear-start form and uses no supporting facts."""
-        return {"story": batch["story"], "query": batch["query"], "time": batch["time"], "kind": batch["kind"]}
+        """Keyword arguments of ``forward``; HMNet uses no supporting facts."""
+        return {"story": batch["story"], "query": batch["query"], "time": batch["time"], "kind": batch["kind"],
+                "linear": linear}
 
     def loss(self, out: HMNetOutput, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Cross-entropy summed over the batch, and the number of wrong answers."""
