@@ -91,3 +91,13 @@ def test_the_release_is_recognised_and_one_changed_byte_makes_it_another_folder(
     code, out, err = run_cli(["train", *FAST, "--data-dir", tmp_path / "babi", "--out", tmp_path / "r2"], capsys)
     report = json.loads((tmp_path / "r2" / "results.json").read_text())
     assert "not the v1.2 release's files" in report["data_label"] and report["paper_column"] is None
+
+
+def test_hmn_defaults_tie_adjacently_and_start_linear():
+    """HMNet's preset is the 1k protocol that learned task 16 (docs/results/hmn-babi1k-adjacent.md); the baselines
+    keep the schedule they were measured with, with no linear phase."""
+    config, train = experiment.configs("hmn", False, {}, {}, vocab_size=30)
+    assert config.tying == "adjacent" and train.linear_start and (train.epochs, train.anneal_every) == (60, 20)
+    for baseline in ("lstm", "transformer"):
+        _, cfg = experiment.configs(baseline, False, {}, {}, vocab_size=30)
+        assert not cfg.linear_start and (cfg.lr, cfg.epochs, cfg.random_noise) == (0.01, 100, 0.0)

@@ -55,7 +55,7 @@ def rows_and_query(net: HMNet, x: dict, embedding: int = 0) -> tuple[torch.Tenso
 
 @torch.no_grad()
 def test_adjacent_tying_addresses_embedding_t_and_reads_embedding_t_plus_one():
-    shared, adjacent = model(), model(tying="adjacent")
+    shared, adjacent = model(tying="shared"), model()
     assert shared.embed.shape[0] == 1 and adjacent.embed.shape[0] == adjacent.config.hops + 1
     assert set(dict(shared.named_parameters())) == set(dict(adjacent.named_parameters()))  # wider, no new ones
     only_read = dict(memory_types=False, temporal=False, attention_gru=False, output_memory=False, regions=False)
@@ -318,7 +318,7 @@ def test_checkpoints_from_before_region_pool_load_and_resume_as_summed(tmp_path,
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MEMNETS_DATA", raising=False)
     args = ["train", "--model", "hmn", "--task", "1", "--questions", "60", "--embed-dim", "8", "--no-compile",
-            "--regions", "--quiet", "--examples", "0", "--out", "run"]
+            "--regions", "--tying", "shared", "--no-linear-start", "--quiet", "--examples", "0", "--out", "run"]
     code, _, err = run_cli(args + ["--epochs", "1"], capsys)
     assert code == 0, err
     for name in ("checkpoint.safetensors", "last.safetensors"):  # as a checkpoint of that time was written
@@ -331,6 +331,7 @@ def test_checkpoints_from_before_region_pool_load_and_resume_as_summed(tmp_path,
     net, _, _ = checkpoint.load_model(tmp_path / "run" / "task01" / "checkpoint.safetensors")
     assert net.config.region_pool == "sum" and net.region_attention.pool == "sum"
     assert net.config.tying == "shared" and net.embed.shape[0] == 1  # nor did it tie embeddings adjacently
+    assert HMNetConfig(vocab_size=V, sentence_size=J).tying == "adjacent"  # today's default
     code, _, err = run_cli(args + ["--epochs", "1", "--resume"], capsys)
     assert code != 0 and "region_pool = 'sum'" in err and "'max'" in err
     code, _, err = run_cli(args + ["--epochs", "1", "--resume", "--region-pool", "sum"], capsys)

@@ -21,6 +21,10 @@ memory) and stops before any architecture. The parts below fill that gap; each c
 6. Controller: an untied ReLU layer per hop (DMN+ §3.3 found it best), ReLU(W_t [u_{t-1}; q; c_t; e_t; h_t] + b_t),
    added to u_{t-1} + c_t (End-To-End's u + o, §2.1): with SGD, the loop's optimiser, the plain DMN+ form learned
    too slowly. The answer is a softmax over the vocabulary from [u_K; q].
+7. Word embeddings (ours, from measurement): End-To-End's adjacent tying (§2.2), K + 1 embeddings, hop t addressing
+   the rows in embedding t and reading them in embedding t + 1; trained with End-To-End's linear start (§4.2), which
+   removes the softmaxes of the content read and the output memory (``linear``). Without either, no restart learned
+   bAbI task 16 (docs/results/hmn-task16.md); ``tying="shared"`` is one embedding for everything, as before.
 
 Everything is plain tensor arithmetic (the GRU too, instead of nn.GRU) so that restarts train side by side under
 ``torch.func.vmap``; no branch depends on the data.
@@ -72,9 +76,10 @@ class HMNetConfig:
     # task 1 with 1,000 statements (regions of 32, top_k 2) hop 1 kept the supporting fact's region for 58.2% of
     # test questions with a sum (61.6% test error) and for all of them with max (13.0%; docs/results/hmn-pool.md)
     init_std: float = 0.1  # word embeddings drawn from N(0, 0.1^2), as End-To-End §4.2
-    tying: str = "shared"  # "shared": one word embedding for the question, every hop's rows and reads;
-    # "adjacent": End-To-End's adjacent tying (§2.2), K + 1 embeddings, hop t addressing rows of embedding t and
-    # reading them (content read and attention GRU) in embedding t + 1, the next hop's addressing space
+    tying: str = "adjacent"  # End-To-End's adjacent tying (§2.2): K + 1 embeddings, hop t addressing rows of
+    # embedding t and reading them (content read, attention GRU) in embedding t + 1, the next hop's addressing space;
+    # "shared": one word embedding for everything (before: no restart learned bAbI task 16 with it,
+    # docs/results/hmn-task16.md)
 
     def __post_init__(self):
         if self.regions is None:  # resolved once, so a checkpoint records what was trained
