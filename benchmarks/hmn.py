@@ -108,7 +108,8 @@ def speed() -> None:
 
 
 def babi1k(name: str = "babi1k", extra: tuple[str, ...] = (), what: str = "", restarts: str = RESTARTS) -> None:
-    result, wall, peak = train("hmn", f"runs/bench-hmn-{name}", [*SCHEDULE[:4], "--restarts", restarts, *SCHEDULE[6:], *extra])
+    schedule = [*SCHEDULE[:4], "--restarts", restarts, *SCHEDULE[6:]]
+    result, wall, peak = train("hmn", f"runs/bench-hmn-{name}", schedule + list(extra))
     ours = result["per_task"]
     md = [f"# HMNet on bAbI 1k, one model per task, best of {restarts} restarts{what}\n",
           f"Produced by `python benchmarks/hmn.py {name}`, which ran:\n", f"    {result['command']}\n",

@@ -54,7 +54,8 @@ STORY, FACT, OUTPUT = 0, 1, 2  # memory types: story sentence, KB fact (``memnet
 @dataclass(frozen=True)
 class HMNetConfig:
     # fields added after checkpoints were written, with the behaviour of those checkpoints (see
-    # ``memnets.checkpoint.with_earlier_fields``): regions were summed before ``region_pool`` existed
+    # ``memnets.checkpoint.with_earlier_fields``): regions were summed before ``region_pool`` existed, and one
+    # word embedding was shared before ``tying``
     EARLIER: ClassVar[dict] = {"region_pool": "sum", "tying": "shared"}
     vocab_size: int  # V, words including <nil> (id 0) and <unk> (id 1)
     embed_dim: int = 40  # d; DMN+ used 80 on 10k (§4.1); 40 is ours, for the 1k tasks
@@ -240,7 +241,7 @@ class HMNet(nn.Module):
         linear = torch.as_tensor(linear, device=device)
         b, m, _ = story.shape
         encoding = (cfg.encoding, cfg.embed_dim, cfg.sentence_size)
-        weights = position_weights(self.embed, cfg.encoding != "bow")  # (1, P*V, d)
+        weights = position_weights(self.embed, cfg.encoding != "bow")  # (n, P*V, d)
         filled = time > 0  # (B, M)
         rows = encode(sentence_bags(story, cfg.vocab_size, *encoding), weights)  # (B, M, n, d) in each embedding
         if self.type_embed is not None:
