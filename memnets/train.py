@@ -507,7 +507,10 @@ def evaluate_restarts(skeleton, params: dict, data: Batch, linear: torch.Tensor,
 
     for start in range(0, len(data), chunk):
         part = data.tensors(torch.arange(start, min(start + chunk, len(data))), device)
-        part_loss, wrong = vmap(run, in_dims=(0, None, 0))(params, part, linear)  # (R,), (R,)
+        if r == 1:  # one restart needs no vmap (as in training)
+            part_loss, wrong = run({k: v[0] for k, v in params.items()}, part, linear[0])
+        else:
+            part_loss, wrong = vmap(run, in_dims=(0, None, 0))(params, part, linear)  # (R,), (R,)
         loss += part_loss
         errors += wrong
     return (loss / len(data)).tolist(), (errors / len(data) * 100).tolist()

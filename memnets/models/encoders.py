@@ -27,15 +27,16 @@ def sentence_bags(ids: torch.Tensor, vocab_size: int, encoding: str, dim: int = 
     so the nil word never contributes and its embedding row receives no gradient.
     """
     mask = (ids != 0).to(torch.float32)  # (..., J)
-    j = torch.arange(1, ids.shape[-1] + 1, dtype=torch.float32, device=ids.device)  # (J,) 1-based word positions
     if encoding == "position":
+        j = torch.arange(1, ids.shape[-1] + 1, dtype=torch.float32, device=ids.device)  # (J,) 1-based positions
         length = mask.sum(-1, keepdim=True).clamp(min=1)  # (..., 1) J of each sentence
-        a, g = 1 - j / length, 2 * j / length - 1  # (..., J)
-    elif encoding == "position-released":
-        c = j - (sentence_size + 1) / 2  # (J,)
-        a, g = 1 - 2 * (dim + 1) * c / (dim * sentence_size), 4 * c / sentence_size  # (J,)
+        weights = torch.stack([(1 - j / length) * mask, (2 * j / length - 1) * mask], dim=-2)  # (..., 2, J) a, g
+    elif encoding == "position-released":  # a and g are the same for every sentence: made once, in Python
+        c = [j - (sentence_size + 1) / 2 for j in range(1, ids.shape[-1] + 1)]
+        a_g = torch.tensor([[1 - 2 * (dim + 1) * x / (dim * sentence_size) for x in c],
+                            [4 * x / sentence_size for x in c]], device=ids.device)  # (2, J)
+        weights = a_g * mask.unsqueeze(-2)  # (..., 2, J)
     if encoding != "bow":
-        weights = torch.stack([a * mask, g * mask], dim=-2)  # (..., 2, J)
         index = torch.stack([ids, ids + vocab_size], dim=-2)  # (..., 2, J) g-weights go to the second half
     else:
         weights, index = mask.unsqueeze(-2), ids.unsqueeze(-2)  # (..., 1, J) bag of words

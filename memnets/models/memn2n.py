@@ -110,19 +110,22 @@ class MemN2N(nn.Module):
             words, slot_time = words[slot], slot_time[slot] * (rows < b * m)  # (N, J), (N,) time 0: encodes to 0
         filled = (slot_time > 0).unsqueeze(-1).to(torch.float32)  # (N, 1) 0 for empty slots
         features = sentence_bags(words, cfg.vocab_size, *encoding) * filled  # (N, P*V)
-        encoded = encode(features, position_weights(self.embed, position))  # (N, n, d) m_i or c_i, every matrix
-        if self.temporal is not None:  # T_A(i), T_C(i): the slot's time picks a row of each (0 when empty)
-            slot_rows = self.temporal.transpose(0, 1)[(slot_time - 1).clamp(0, cfg.memory_size - 1)]  # (N, n, d)
-            encoded = encoded + slot_rows * filled.unsqueeze(-1)
-        memory = encoded.unbind(-2)  # n tensors (N, d) of the encoded slots
+        weights = position_weights(self.embed, position)  # (n, P*V, d)
+        story_weights = weights
+        if self.temporal is not None:  # T_A(i), T_C(i) as one more product: the slot's time as a one-hot feature
+            # (time 0, an empty slot, selects no row; a time past the memory, from random noise, the last row)
+            features = torch.cat([features, F.one_hot(slot_time.clamp(max=cfg.memory_size), cfg.memory_size + 1)
+                                  [:, 1:].to(torch.float32)], -1)  # (N, P*V + M)
+            story_weights = torch.cat([weights, self.temporal], 1)  # (n, P*V + M, d)
+        encoded = encode(features, story_weights)  # (N, n, d) m_i or c_i in every matrix, plus T_A(i) or T_C(i)
         if cfg.tying == "adjacent":
-            query_matrix, answer_matrix = self.embed[:1], self.embed[-1]  # B = A_1, W^T = C_K
+            query_weights, answer_matrix = weights[:1], self.embed[-1]  # B = A_1, W^T = C_K
         else:
-            query_matrix, answer_matrix = self.query_embed, self.answer_embed
-        query_bags = sentence_bags(query, cfg.vocab_size, *encoding)  # (B, P*V)
-        u = encode(query_bags, position_weights(query_matrix, position))[:, 0]  # (B, d)
+            query_weights, answer_matrix = position_weights(self.query_embed, position), self.answer_embed
+        u = encode(sentence_bags(query, cfg.vocab_size, *encoding), query_weights)[:, 0]  # (B, d)
 
         if packed:  # scores and reads of the encoded rows, added into every slot (padding rows add zeros)
+            memory = encoded.unbind(-2)  # n tensors (N, d) of the encoded slots
             story_of_row = slot // m  # (N,) each row's question
 
             def slot_scores(mem, u):  # (N, d), (B, d) -> (B, M); an empty slot scores 0
@@ -133,7 +136,7 @@ class MemN2N(nn.Module):
                 row_p = p.reshape(b * m)[slot].unsqueeze(-1)  # (N, 1)
                 return out.new_zeros(b, out.shape[1]).index_add(0, story_of_row, row_p * out)
         else:
-            memory = [mem.view(b, m, -1) for mem in memory]  # (B, M, d)
+            memory = encoded.view(b, m, -1, cfg.embed_dim).unbind(-2)  # n tensors (B, M, d)
 
             def slot_scores(mem, u):  # (B, M, d), (B, d) -> (B, M)
                 return (mem * u.unsqueeze(1)).sum(-1)
@@ -142,10 +145,11 @@ class MemN2N(nn.Module):
                 return (p.unsqueeze(-1) * out).sum(1)
 
         attention = []
+        linear = torch.as_tensor(linear)
         for k in range(cfg.hops):
             mem, out = (memory[k], memory[k + 1]) if cfg.tying == "adjacent" else (memory[0], memory[1])
             scores = slot_scores(mem, u)  # (B, M) u^T m_i
-            p = torch.where(torch.as_tensor(linear), scores, scores.softmax(-1))  # (B, M) p_i, eq. (1)
+            p = torch.where(linear, scores, scores.softmax(-1))  # (B, M) p_i, eq. (1)
             o = read(p, out)  # (B, d) o = sum_i p_i c_i, eq. (2)
             u = (u @ self.hop_map.T if cfg.tying == "layerwise" else u) + o  # (B, d) u_{k+1}, §2.2
             if cfg.relu:
