@@ -112,12 +112,18 @@ class MemN2N(nn.Module):
         features = sentence_bags(words, cfg.vocab_size, *encoding) * filled  # (N, P*V)
         weights = position_weights(self.embed, position)  # (n, P*V, d)
         story_weights = weights
-        if self.temporal is not None:  # T_A(i), T_C(i) as one more product: the slot's time as a one-hot feature
-            # (time 0, an empty slot, selects no row; a time past the memory, from random noise, the last row)
+        # T_A(i), T_C(i): time 0 (an empty slot) adds nothing; a time past the memory (random noise) the last row.
+        # Every slot: the slot's time joins the product as a one-hot feature (a gather and its backward cost a
+        # fifth of task 1's eager step). Filled slots only: their rows are picked (the one-hot features made the
+        # joint step 6-9% slower, docs/results/joint-step-temporal.md).
+        if self.temporal is not None and not packed:
             features = torch.cat([features, F.one_hot(slot_time.clamp(max=cfg.memory_size), cfg.memory_size + 1)
                                   [:, 1:].to(torch.float32)], -1)  # (N, P*V + M)
             story_weights = torch.cat([weights, self.temporal], 1)  # (n, P*V + M, d)
         encoded = encode(features, story_weights)  # (N, n, d) m_i or c_i in every matrix, plus T_A(i) or T_C(i)
+        if self.temporal is not None and packed:
+            slot_rows = self.temporal.transpose(0, 1)[(slot_time - 1).clamp(0, cfg.memory_size - 1)]  # (N, n, d)
+            encoded = encoded + slot_rows * filled.unsqueeze(-1)
         if cfg.tying == "adjacent":
             query_weights, answer_matrix = weights[:1], self.embed[-1]  # B = A_1, W^T = C_K
         else:
