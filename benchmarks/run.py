@@ -867,7 +867,7 @@ def peer() -> None:
           "Produced by `PEER_DIR=... python benchmarks/run.py peer`: each trains task 1 to completion with its "
           "defaults (theirs: 100 epochs on 1,000 questions; ours: 100 epochs after linear start, on 900 questions "
           "with 100 for validation), alternately, one process at a time, one thread each, timed from start to "
-          "exit.\n", f"    (in PEER_DIR) python {shlex.join(theirs[1:])}\n    memnets {shlex.join(ours[3:])}\n"]
+          "exit.\n", f"    (in PEER_DIR) python {shlex.join([*theirs[1:-1], str(Path(BABI, 'en')) + '/'])}\n    memnets {shlex.join(ours[3:])}\n"]
     if note:
         md.append(f"{note}\n")
     md += ["| pair | theirs (s) | ours (s) | ratio | load average at start (theirs, ours) |",
