@@ -23,6 +23,7 @@
     python benchmarks/run.py joint-restarts    # every restart of the joint run tested (after `joint`; trains nothing)
     python benchmarks/run.py task16      # task 16 alone under each of the joint model's settings: which breaks it
     PEER_DIR=DIR python benchmarks/run.py peer   # whole process, task 1: nmhkahn/MemN2N-pytorch in DIR against ours
+    BEFORE_DIR=DIR python benchmarks/run.py before   # whole process, task 1: a checkout of an earlier commit against this
 
 The real bAbI data is read from $MEMNETS_BABI_DIR (default ../shared/data/babi beside the repository). Each
 benchmark runs the ``memnets`` command itself, in a child process, and reads the results.json it writes.
@@ -880,6 +881,41 @@ def peer() -> None:
     write("peer", {"rows": rows, "ratio_overall": round(total, 2), "note": note}, "\n".join(md) + "\n")
 
 
+def before() -> None:
+    """The whole process of ``memnets train --task 1`` (1k, defaults) in BEFORE_DIR, a checkout of an earlier commit
+    (``git worktree add DIR COMMIT``; run with PYTHONPATH=DIR so that its own package is imported), and in this
+    checkout, alternately, BEFORE_RUNS times each (default 3), one process at a time, one thread each."""
+    before_dir = Path(os.environ["BEFORE_DIR"]).resolve()
+    runs = int(os.environ.get("BEFORE_RUNS", "3"))
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=before_dir, capture_output=True,
+                            text=True).stdout.strip()
+    command = [sys.executable, "-m", "memnets.cli", "train", "--task", "1", "--data-dir", str(Path(ROOT, BABI)),
+               "--quiet", "--examples", "0", "--out", str(ROOT / "runs" / "bench-before"), "--overwrite"]
+    rows = []
+    for _ in range(runs):
+        pair = {}
+        for who, tree in (("before", before_dir), ("now", ROOT)):
+            env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(tree)}
+            started = time.perf_counter()
+            done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True)
+            if done.returncode:
+                raise SystemExit(f"{who} failed ({done.returncode}): {done.stderr[-2000:]}")
+            results = json.loads((ROOT / "runs" / "bench-before" / "results.json").read_text())
+            pair[who] = {"wall_seconds": round(time.perf_counter() - started, 2),
+                         "test_error": results["mean_error"]}
+        pair["ratio"] = round(pair["before"]["wall_seconds"] / pair["now"]["wall_seconds"], 2)
+        rows.append(pair)
+    md = [f"# Whole process, bAbI task 1 (1k), defaults: commit {commit} against this checkout\n",
+          f"Produced by `BEFORE_DIR=... python benchmarks/run.py before`: `memnets {shlex.join(command[3:8])} --quiet` "
+          f"in each tree, alternately, one process at a time, one thread each, timed from start to exit.\n",
+          f"| pair | {commit} (s) | now (s) | ratio | test error (%), {commit} / now |", "|---:|---:|---:|---:|---|"]
+    md += [f"| {i + 1} | {r['before']['wall_seconds']:.1f} | {r['now']['wall_seconds']:.1f} | {r['ratio']:.2f} | "
+           f"{r['before']['test_error']} / {r['now']['test_error']} |" for i, r in enumerate(rows)]
+    total = sum(r["before"]["wall_seconds"] for r in rows) / sum(r["now"]["wall_seconds"] for r in rows)
+    md.append(f"\nOver all pairs: {total:.2f}x.")
+    write("before", {"before_commit": commit, "rows": rows, "ratio_overall": round(total, 2)}, "\n".join(md) + "\n")
+
+
 BENCHMARKS = {
     "babi1k": lambda: table_benchmark(
         "babi1k", "bAbI 1k, one model per task, with the defaults: PE LS RN (the authors' released position "
@@ -925,6 +961,7 @@ BENCHMARKS = {
     "memnn-hashing": memnn_hashing,
     "memnn-speed": memnn_speed,
     "peer": peer,
+    "before": before,
     "split": split,
     "task16": task16,
     "joint-subsets": joint_subsets,
