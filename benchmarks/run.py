@@ -884,12 +884,15 @@ def peer() -> None:
 def before() -> None:
     """The whole process of ``memnets train --task 1`` (1k, defaults) in BEFORE_DIR, a checkout of an earlier commit
     (``git worktree add DIR COMMIT``; run with PYTHONPATH=DIR so that its own package is imported), and in this
-    checkout, alternately, BEFORE_RUNS times each (default 3), one process at a time, one thread each."""
+    checkout, alternately, BEFORE_RUNS times each (default 3), one process at a time, one thread each (and each
+    with the default processes, ``--jobs``). BEFORE_ARGS replaces ``--task 1``; the result is named after it."""
     before_dir = Path(os.environ["BEFORE_DIR"]).resolve()
     runs = int(os.environ.get("BEFORE_RUNS", "3"))
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=before_dir, capture_output=True,
                             text=True).stdout.strip()
-    command = [sys.executable, "-m", "memnets.cli", "train", "--task", "1", "--data-dir", str(Path(ROOT, BABI)),
+    args = shlex.split(os.environ.get("BEFORE_ARGS", "--task 1"))  # e.g. "--task 2 --restarts 10"
+    name = "before" if args == ["--task", "1"] else "before-" + "-".join(a.lstrip("-") for a in args)
+    command = [sys.executable, "-m", "memnets.cli", "train", *args, "--data-dir", str(Path(ROOT, BABI)),
                "--quiet", "--examples", "0", "--out", str(ROOT / "runs" / "bench-before"), "--overwrite"]
     rows = []
     for _ in range(runs):
@@ -905,15 +908,17 @@ def before() -> None:
                          "test_error": results["mean_error"]}
         pair["ratio"] = round(pair["before"]["wall_seconds"] / pair["now"]["wall_seconds"], 2)
         rows.append(pair)
-    md = [f"# Whole process, bAbI task 1 (1k), defaults: commit {commit} against this checkout\n",
-          f"Produced by `BEFORE_DIR=... python benchmarks/run.py before`: `memnets {shlex.join(command[3:8])} --quiet` "
+    shown = shlex.join(command[3:-8])
+    md = [f"# Whole process, bAbI 1k, `{shlex.join(args)}`, defaults: commit {commit} against this checkout\n",
+          f"Produced by `BEFORE_DIR=... BEFORE_ARGS={shlex.quote(shlex.join(args))} python benchmarks/run.py before`: "
+          f"`memnets {shown} --data-dir {BABI} --quiet` "
           f"in each tree, alternately, one process at a time, one thread each, timed from start to exit.\n",
           f"| pair | {commit} (s) | now (s) | ratio | test error (%), {commit} / now |", "|---:|---:|---:|---:|---|"]
     md += [f"| {i + 1} | {r['before']['wall_seconds']:.1f} | {r['now']['wall_seconds']:.1f} | {r['ratio']:.2f} | "
            f"{r['before']['test_error']} / {r['now']['test_error']} |" for i, r in enumerate(rows)]
     total = sum(r["before"]["wall_seconds"] for r in rows) / sum(r["now"]["wall_seconds"] for r in rows)
     md.append(f"\nOver all pairs: {total:.2f}x.")
-    write("before", {"before_commit": commit, "rows": rows, "ratio_overall": round(total, 2)}, "\n".join(md) + "\n")
+    write(name, {"before_commit": commit, "rows": rows, "ratio_overall": round(total, 2)}, "\n".join(md) + "\n")
 
 
 BENCHMARKS = {
