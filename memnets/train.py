@@ -144,6 +144,20 @@ def restart_seed(seed: int, restart: int) -> int:
     return int(np.random.SeedSequence([seed, restart]).generate_state(1)[0])
 
 
+def over_restarts(fn, in_dims: tuple, restarts: int):
+    """``fn`` of one restart mapped over R stacked ones, as ``vmap(fn, in_dims)``: arguments with dim 0 hold the
+    restarts (tensors, or dicts of them), those with None are shared, and every output gains a leading (R,). One
+    restart is a plain call on its slices: vmap's batching costs a third of a small model's step (task 1)."""
+    if restarts > 1:
+        return vmap(fn, in_dims=in_dims)
+
+    def one(*args):
+        sliced = [a if d is None else {k: v[0] for k, v in a.items()} if isinstance(a, dict) else a[0]
+                  for a, d in zip(args, in_dims)]
+        return tuple(out.unsqueeze(0) for out in fn(*sliced))
+    return one
+
+
 def restart_groups(restarts: int, jobs: int) -> list[range]:
     """Restarts 0..R-1 in at most ``jobs`` contiguous groups of near-equal size, for parallel processes."""
     count = max(1, min(jobs, restarts))
@@ -399,10 +413,7 @@ def _train_loop(model_name, model_config, train_data, valid_data, cfg, vocab, da
         return skeleton.loss(out, batch)
 
     def step_loss(p, batch, linear):
-        if r == 1:  # one restart needs no vmap, whose batching costs a third of a small model's step (task 1)
-            loss, errors = batch_loss({k: v[0] for k, v in p.items()}, {k: v[0] for k, v in batch.items()}, linear[0])
-            return loss, errors.unsqueeze(0)
-        loss, errors = vmap(batch_loss)(p, batch, linear)  # (R,), (R,)
+        loss, errors = over_restarts(batch_loss, (0, 0, 0), r)(p, batch, linear)  # (R,), (R,)
         return loss.sum(), errors
 
     compiled = cfg.compile if cfg.compile is not None else r * (n // b) * total_epochs >= COMPILE_FROM_STEPS
@@ -507,10 +518,7 @@ def evaluate_restarts(skeleton, params: dict, data: Batch, linear: torch.Tensor,
 
     for start in range(0, len(data), chunk):
         part = data.tensors(torch.arange(start, min(start + chunk, len(data))), device)
-        if r == 1:  # one restart needs no vmap (as in training)
-            part_loss, wrong = run({k: v[0] for k, v in params.items()}, part, linear[0])
-        else:
-            part_loss, wrong = vmap(run, in_dims=(0, None, 0))(params, part, linear)  # (R,), (R,)
+        part_loss, wrong = over_restarts(run, (0, None, 0), r)(params, part, linear)  # (R,), (R,)
         loss += part_loss
         errors += wrong
     return (loss / len(data)).tolist(), (errors / len(data) * 100).tolist()
