@@ -23,7 +23,7 @@
     python benchmarks/run.py joint-restarts    # every restart of the joint run tested (after `joint`; trains nothing)
     python benchmarks/run.py task16      # task 16 alone under each of the joint model's settings: which breaks it
     PEER_DIR=DIR python benchmarks/run.py peer   # whole process, task 1: nmhkahn/MemN2N-pytorch in DIR against ours
-    BEFORE_DIR=DIR python benchmarks/run.py before   # whole process, task 1: a checkout of an earlier commit against this
+    BEFORE_DIR=DIR [BEFORE_ARGS=...] python benchmarks/run.py before   # whole process: an earlier commit's checkout against this
 
 The real bAbI data is read from $MEMNETS_BABI_DIR (default ../shared/data/babi beside the repository). Each
 benchmark runs the ``memnets`` command itself, in a child process, and reads the results.json it writes.
@@ -836,6 +836,16 @@ def split() -> None:
     write("split", {"rows": rows}, "".join(md))
 
 
+def timed_process(who: str, command: list[str], cwd: Path, env: dict) -> tuple[float, subprocess.CompletedProcess]:
+    """Run ``command`` to its exit; its wall time in seconds (start-up included) and the finished process."""
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if done.returncode:
+        raise SystemExit(f"{who} failed ({done.returncode}): {done.stderr[-2000:]}")
+    return wall, done
+
+
 def peer() -> None:
     """Issue #10's whole-process comparison: bAbI task 1 (1k) trained to completion by nmhkahn/MemN2N-pytorch (100
     epochs, its defaults) and by ``memnets train`` with its defaults, alternately, PEER_RUNS times each (default 2),
@@ -854,11 +864,7 @@ def peer() -> None:
         for who, command, cwd in (("theirs", theirs, peer_dir), ("ours", ours, ROOT)):
             print("$ " + shlex.join(command), flush=True)
             load = os.getloadavg()[0]
-            started = time.perf_counter()
-            done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
-            wall = time.perf_counter() - started
-            if done.returncode:
-                raise SystemExit(f"{who} failed ({done.returncode}): {done.stderr[-2000:]}")
+            wall, done = timed_process(who, command, cwd, env)
             pair[who] = {"wall_seconds": round(wall, 2), "load_average_at_start": round(load, 2),
                          "last_line": (done.stdout.strip().splitlines() or [""])[-1]}
         pair["ratio"] = round(pair["theirs"]["wall_seconds"] / pair["ours"]["wall_seconds"], 2)
@@ -899,12 +905,9 @@ def before() -> None:
         pair = {}
         for who, tree in (("before", before_dir), ("now", ROOT)):
             env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(tree)}
-            started = time.perf_counter()
-            done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True)
-            if done.returncode:
-                raise SystemExit(f"{who} failed ({done.returncode}): {done.stderr[-2000:]}")
+            wall, _ = timed_process(who, command, tree, env)
             results = json.loads((ROOT / "runs" / "bench-before" / "results.json").read_text())
-            pair[who] = {"wall_seconds": round(time.perf_counter() - started, 2),
+            pair[who] = {"wall_seconds": round(wall, 2),
                          "test_error": results["mean_error"]}
         pair["ratio"] = round(pair["before"]["wall_seconds"] / pair["now"]["wall_seconds"], 2)
         rows.append(pair)
