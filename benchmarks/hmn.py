@@ -6,6 +6,7 @@
     python benchmarks/hmn.py babi1k-100  # the same with 100 epochs (the preset's)
     python benchmarks/hmn.py babi1k-adam # the same with Adam and weight decay (the best mean of ``optimizers``)
     python benchmarks/hmn.py babi10k     # bAbI 10k, one model per task (RESTARTS_10K restarts, default 2)
+    python benchmarks/hmn.py babi10k-so-far  # the same table from the tasks already finished (trains nothing)
     python benchmarks/hmn.py ablation    # each of parts 1-5 off in turn, on the tasks of ABLATION_TASKS
     python benchmarks/hmn.py ablation-so-far   # the same table from the variants already finished (trains nothing)
     python benchmarks/hmn.py optimizers  # Adam and weight decay against the preset's SGD, on the tasks of OPT_TASKS
@@ -69,6 +70,33 @@ def train(model: str, out: str, extra: list[str], tasks: str = "all", data: list
     return memnets(args)
 
 
+def so_far(run: Path, data: Path) -> dict:
+    """The finished tasks of a per-task run directory, shaped as the results.json that ``memnets train`` writes at
+    the end: each finished task's test error and training time from its result.json, the others named (apart from
+    tasks without a training file in ``data``, which the run skips)."""
+    config = json.loads((run / "run.json").read_text())
+    per_task, seconds, questions, missing, lacking = {}, 0.0, 0, [], []
+    for task in config["tasks"]:
+        done = run / f"task{task:02d}" / "result.json"
+        if not any(data.glob(f"qa{task}_*_train.txt")):
+            lacking.append(task)
+            continue
+        if not done.is_file():
+            missing.append(task)
+            continue
+        result = json.loads(done.read_text())
+        per_task.update(result["per_task"])
+        seconds += result["train_seconds"]
+        questions += result["steady_questions"]
+    if not per_task:
+        sys.exit(f"no task of {run} has finished training")
+    errors = list(per_task.values())
+    rate = questions / max(seconds, 1e-9)
+    return {"command": config["command"], "per_task": per_task, "mean_error": sum(errors) / len(errors),
+            "failed_tasks": sum(e > 5 for e in errors), "not_finished": missing, "tasks_not_run": lacking,
+            "train_seconds": seconds, "questions_per_second": round(rate)}
+
+
 def per_task_table(columns: dict[str, dict]) -> str:
     tasks = sorted({int(t) for c in columns.values() for t in c})
     lines = ["| task | " + " | ".join(columns) + " |", "|---:|" + "---:|" * len(columns)]
@@ -107,17 +135,26 @@ def speed() -> None:
 
 
 def babi1k(name: str = "babi1k", extra: tuple[str, ...] = (), what: str = "", restarts: str = RESTARTS,
-           variant: str = "en", schedule: tuple[str, ...] = tuple(SCHEDULE[:4])) -> None:
-    """One model per task on the release's ``variant`` (en: 1k, en-10k: 10k), beside our End-To-End run on it."""
+           variant: str = "en", schedule: tuple[str, ...] = tuple(SCHEDULE[:4]), finished_only: bool = False) -> None:
+    """One model per task on the release's ``variant`` (en: 1k, en-10k: 10k), beside our End-To-End run on it.
+
+    ``finished_only`` (``NAME-so-far``) trains nothing: it tables the tasks whose training has finished in the run
+    directory (each task's result.json), so that a run longer than a session can be reported while it runs."""
     size = "10k" if variant.endswith("10k") else "1k"
     data = ["--data-dir", BABI] + (["--variant", variant] if variant != "en" else [])
     args = [*schedule, "--restarts", restarts, *SCHEDULE[6:], *extra]
-    result, wall, peak = train("hmn", f"runs/bench-hmn-{name}", args, data=data)
+    if finished_only:
+        result, wall, peak = so_far(ROOT / f"runs/bench-hmn-{name}", Path(BABI) / variant), None, 0
+    else:
+        result, wall, peak = train("hmn", f"runs/bench-hmn-{name}", args, data=data)
     ours, target = result["per_task"], {"1k": "at most 8.0%", "10k": "at most 1.0% and no failed task"}[size]
     theirs = RESULTS / f"babi{size}.json"
     end_to_end = json.loads(theirs.read_text())["results"]["per_task"] if theirs.is_file() else {}
+    if result.get("not_finished"):  # the same tasks in both columns, so that the means compare
+        end_to_end = {t: e for t, e in end_to_end.items() if t in ours}
     md = [f"# HMNet on bAbI {size}, one model per task, best of {restarts} restarts{what}\n",
-          f"Produced by `python benchmarks/hmn.py {name}`, which ran:\n", f"    {result['command']}\n",
+          f"Produced by `python benchmarks/hmn.py {name}{'-so-far' if finished_only else ''}`, from the run of:\n",
+          f"    {result['command']}\n",
           per_task_table({"HMNet": ours, f"End-To-End (ours, docs/results/babi{size}.md)": end_to_end}),
           f"\nHMNet: mean {result['mean_error']:.1f}%, {result['failed_tasks']} failed. Target (issue #11): "
           f"{target}. Published anchors (mean %, failed tasks):\n"]
@@ -125,11 +162,17 @@ def babi1k(name: str = "babi1k", extra: tuple[str, ...] = (), what: str = "", re
            in PUBLISHED[size].items()]
     if result.get("tasks_not_run"):
         md.append(f"\nTasks without training data in this release (not run): {result['tasks_not_run']}.")
+    if result.get("not_finished"):
+        md.append(f"\n**Not finished** when this table was written (`python benchmarks/hmn.py {name}-so-far`, "
+                  f"mean and failed count over the finished tasks only): tasks {result['not_finished']}.")
     train_s = result["train_seconds"]  # summed over the tasks' result.json files, so it survives --resume
+    at_once = f"{result['processes']} task(s)" if "processes" in result else "tasks"
     md.append(f"\nTraining time {train_s:.0f} s ({train_s / 60:.1f} min, the tasks' sum) on 2 CPU cores, "
-              f"{result.get('processes', 1)} task(s) training at once (`--jobs`); training throughput "
-              f"{result['questions_per_second']:,} questions/s per process (all restarts). This invocation's wall "
-              f"time {wall:.0f} s ({wall / 60:.1f} min; less when --resume kept finished tasks).")
+              f"{at_once} training at once (`--jobs`); training throughput "
+              f"{result['questions_per_second']:,} questions/s per process (all restarts).")
+    if wall is not None:
+        md.append(f"This invocation's wall time {wall:.0f} s ({wall / 60:.1f} min; less when --resume kept "
+                  "finished tasks).")
     write(name, {"result": result, "wall_seconds": wall, "peak_mib": round(peak), "published": PUBLISHED[size]},
           "\n".join(md) + "\n")
 
@@ -524,6 +567,8 @@ BENCHMARKS = {"figure": figure, "speed": speed, "babi1k": babi1k, "ablation": ab
               # restart per task keeps the run within a session on 2 cores
               "babi10k": lambda: babi1k("babi10k", ("--ls-epochs", "5", "--ls-patience", "2"), restarts=RESTARTS_10K,
                                         variant="en-10k", schedule=("--epochs", "20", "--anneal-every", "5")),
+              "babi10k-so-far": lambda: babi1k("babi10k", restarts=RESTARTS_10K, variant="en-10k",
+                                               finished_only=True),
               "task16": task16,
               "ablation-so-far": lambda: ablation(finished_only=True), "baselines": baselines,
               "optimizers": optimizers, "long": long,
