@@ -134,7 +134,7 @@ def speed() -> None:
     write("speed", {"rows": rows, "ratio": ratio, "commands": commands}, "\n".join(md) + "\n")
 
 
-def babi1k(name: str = "babi1k", extra: tuple[str, ...] = (), what: str = "", restarts: str = RESTARTS,
+def per_task(name: str = "babi1k", extra: tuple[str, ...] = (), what: str = "", restarts: str = RESTARTS,
            variant: str = "en", schedule: tuple[str, ...] = tuple(SCHEDULE[:4]), finished_only: bool = False) -> None:
     """One model per task on the release's ``variant`` (en: 1k, en-10k: 10k), beside our End-To-End run on it.
 
@@ -554,20 +554,20 @@ def figure() -> None:
     print(f"wrote {ROOT / 'docs' / 'hmn.png'}")
 
 
-BENCHMARKS = {"figure": figure, "speed": speed, "babi1k": babi1k, "ablation": ablation,
-              "babi1k-lr02": lambda: babi1k("babi1k-lr02", ("--lr", "0.02"), ", learning rate 0.02"),
-              "babi1k-100": lambda: babi1k("babi1k-100", ("--epochs", "100", "--anneal-every", "25"),
+BENCHMARKS = {"figure": figure, "speed": speed, "babi1k": per_task, "ablation": ablation,
+              "babi1k-lr02": lambda: per_task("babi1k-lr02", ("--lr", "0.02"), ", learning rate 0.02"),
+              "babi1k-100": lambda: per_task("babi1k-100", ("--epochs", "100", "--anneal-every", "25"),
                                            ", 100 epochs (the rate halved every 25)"),
-              "babi1k-adam": lambda: babi1k("babi1k-adam", ("--optimizer", "adam", "--lr", "0.003", "--weight-decay",
+              "babi1k-adam": lambda: per_task("babi1k-adam", ("--optimizer", "adam", "--lr", "0.003", "--weight-decay",
                                                             "0.03"), ", Adam at 0.003 with weight decay 0.03"),
               # End-To-End's adjacent tying and linear start: without either, no HMNet restart learned task 16
-              "babi1k-adjacent": lambda: babi1k("babi1k-adjacent", ("--tying", "adjacent", "--linear-start"),
+              "babi1k-adjacent": lambda: per_task("babi1k-adjacent", ("--tying", "adjacent", "--linear-start"),
                                                 ", adjacent tying and linear start", restarts="4"),
-              # 10k: ten times the questions per epoch, so fewer epochs and a shorter linear phase (ours); one
-              # restart per task keeps the run within a session on 2 cores
-              "babi10k": lambda: babi1k("babi10k", ("--ls-epochs", "5", "--ls-patience", "2"), restarts=RESTARTS_10K,
+              # 10k: ten times the questions per epoch, so fewer epochs and a shorter linear phase (ours); with
+              # two restarts per task the run fits a session on 2 cores (73.5 min, docs/results/hmn-babi10k.md)
+              "babi10k": lambda: per_task("babi10k", ("--ls-epochs", "5", "--ls-patience", "2"), restarts=RESTARTS_10K,
                                         variant="en-10k", schedule=("--epochs", "20", "--anneal-every", "5")),
-              "babi10k-so-far": lambda: babi1k("babi10k", restarts=RESTARTS_10K, variant="en-10k",
+              "babi10k-so-far": lambda: per_task("babi10k", restarts=RESTARTS_10K, variant="en-10k",
                                                finished_only=True),
               "task16": task16,
               "ablation-so-far": lambda: ablation(finished_only=True), "baselines": baselines,
