@@ -177,20 +177,19 @@ def per_task(name: str = "babi1k", extra: tuple[str, ...] = (), what: str = "", 
           "\n".join(md) + "\n")
 
 
-# Each variant against today's default (parts 1-4 on; region attention, part 5, off below REGIONS_FROM rows, so
-# off on bAbI's 50): parts 1-4 removed in turn, part 5 added back with --regions. Two rows are earlier runs with the
-# same schedule and seed, not run again: the default is the 1k benchmark's, and "+ part 5" the 1k run kept from when
-# region attention was on at every size (hmn-babi1k-regions).
+# Each variant against today's default (parts 1-4 on, adjacent tying, linear start; region attention, part 5, off
+# below REGIONS_FROM rows, so off on bAbI's 50), with the default 1k protocol (babi1k-adjacent: 60 epochs, best of 4):
+# parts 1-4 removed in turn, part 5 added back with --regions. The default row is that 1k run (same schedule and
+# seed), not run again. The ablation of the earlier default, one shared embedding and no linear start, is
+# docs/results/hmn-ablation-shared.md (and, with region attention at every size, hmn-ablation-regions.md).
 # The variants train in this order, fastest first, so that ``ablation-so-far`` has the most rows if time runs out.
-ABLATIONS = {"HMNet (default)": ([], "hmn-babi1k.json"),
+ABLATION_SCHEDULE = [*SCHEDULE[:4], "--restarts", "4", "--no-compile", "--tying", "adjacent", "--linear-start"]
+ABLATIONS = {"HMNet (default)": ([], "hmn-babi1k-adjacent.json"),
              "- part 3 (attention GRU)": (["--no-attention-gru"], None),
              "- part 4 (output memory)": (["--no-output-memory"], None),
              "- part 1 (memory types, temporal)": (["--no-memory-types", "--no-temporal"], None),
              "- part 2 (content read)": (["--no-content-read"], None),
-             # the earlier 1k run with region attention summed each region's rows, the pooling of its day
-             "+ part 5 (region attention, summed regions)": (["--regions", "--region-pool", "sum"],
-                                                             "hmn-babi1k-regions.json"),
-             "+ part 5 (region attention, max-pooled regions)": (["--regions"], None)}
+             "+ part 5 (region attention)": (["--regions"], None)}
 
 
 def ablation(finished_only: bool = False) -> None:
@@ -200,7 +199,7 @@ def ablation(finished_only: bool = False) -> None:
     tasks = ABLATION_TASKS.split(",")
     for i, (name, (flags, earlier)) in enumerate(ABLATIONS.items()):
         done = ROOT / f"runs/bench-hmn-ablation-{i}" / "results.json"
-        if earlier and (RESULTS / earlier).is_file():  # a 1k run with this variant's flags: its tasks, not rerun
+        if earlier:  # the 1k run with this variant's flags: its tasks, not rerun
             result = json.loads((RESULTS / earlier).read_text())["result"]
             result = {"command": result["command"], "per_task": {t: result["per_task"][t] for t in tasks}}
             wall = None
@@ -210,24 +209,22 @@ def ablation(finished_only: bool = False) -> None:
                 continue
             result, wall = json.loads(done.read_text()), None
         else:
-            result, wall, _ = train("hmn", f"runs/bench-hmn-ablation-{i}", SCHEDULE + flags, tasks=ABLATION_TASKS)
+            result, wall, _ = train("hmn", f"runs/bench-hmn-ablation-{i}", ABLATION_SCHEDULE + flags,
+                                    tasks=ABLATION_TASKS)
         mean = sum(result["per_task"].values()) / len(result["per_task"])
         columns[name] = result["per_task"]
-        before_pool = "--region-pool" in flags and "--region-pool" not in result["command"]
-        commands.append(result["command"] + ("   (run before --region-pool existed, with summed regions)"
-                                             if before_pool else ""))
+        commands.append(result["command"])
         rows.append({"variant": name, "mean_error": mean, "per_task": result["per_task"], "wall_seconds": wall,
+                     "train_seconds": result.get("train_seconds"),
                      "from": f"docs/results/{earlier}" if earlier else None})
     base = rows[0]["mean_error"]
     md = [f"# HMNet ablation: each part in turn, bAbI 1k tasks {ABLATION_TASKS}\n",
           f"Produced by `python benchmarks/hmn.py {'ablation-so-far' if finished_only else 'ablation'}`. A subset of "
-          "the tasks, for time (2 shared CPU cores); each variant with the schedule of the 1k benchmark "
-          f"({EPOCHS} epochs, best of {RESTARTS} restarts). Against today's default, parts 1-4 are removed in turn "
-          "and part 5 (region attention, off below 100 rows) is added back. The default row is the 1k benchmark's "
-          "run (docs/results/hmn-babi1k.json) and the + part 5 row the earlier 1k run with region attention "
-          "(docs/results/hmn-babi1k-regions.json, region summaries then summed: `--region-pool sum` today), both "
-          "with this schedule and seed, not run again; the max-pooled row (today's pooling) is trained here. The "
-          "ablation of the earlier default (every part on) is docs/results/hmn-ablation-regions.md.\n",
+          "the tasks, for time (2 shared CPU cores); each variant with the default 1k protocol (adjacent tying, "
+          f"linear start, {EPOCHS} epochs, best of 4 restarts). Against today's default, parts 1-4 are removed in "
+          "turn and part 5 (region attention, off below 100 rows) is added back. The default row is the 1k run "
+          "docs/results/hmn-babi1k-adjacent.json (same schedule and seed), not run again. The ablation of the "
+          "earlier default (one shared embedding, no linear start) is docs/results/hmn-ablation-shared.md.\n",
           "| variant | mean error (%) | change (points) |", "|---|---:|---:|"]
     md += [f"| {r['variant']} | {r['mean_error']:.1f} | {r['mean_error'] - base:+.1f} |" for r in rows]
     if missing:
@@ -326,20 +323,38 @@ def task16() -> None:
     write("task16", {"rows": rows, "commands": commands}, "\n".join(md) + "\n")
 
 
+# The baselines of issue #11 beside today's HMNet (its 1k run): the word-level LSTM reader (the End-To-End paper's
+# LSTM row) trained here; the sentence-level LSTM and the Transformer are the earlier benchmark's runs (same schedule
+# and seed), not run again (docs/results/hmn-baselines-sentences.md, from before the LSTM read words).
+BASELINES = {"LSTM (words)": ("lstm", None), "LSTM (sentences)": ("lstm", "hmn-baselines-sentences.json"),
+             "Transformer": ("transformer", "hmn-baselines-sentences.json")}
+
+
 def baselines() -> None:
     columns, commands, rows = {}, [], []
-    hmn = RESULTS / "hmn-babi1k.json"
-    if hmn.is_file():
-        columns["HMNet"] = json.loads(hmn.read_text())["result"]["per_task"]
-    for model in ("lstm", "transformer"):
-        result, wall, _ = train(model, f"runs/bench-hmn-{model}", SCHEDULE)
-        columns[model] = result["per_task"]
+    hmn = RESULTS / "hmn-babi1k-adjacent.json"
+    columns["HMNet (default)"] = json.loads(hmn.read_text())["result"]["per_task"]
+    for name, (model, earlier) in BASELINES.items():
+        if earlier:
+            kept = json.loads((RESULTS / earlier).read_text())
+            result = next(r for r in kept["rows"] if r["model"] == model)
+            command = next(c for c in kept["commands"] if f"--model {model} " in c)
+            if model == "lstm":
+                command += "   (run before --reads existed: today's --reads sentences)"
+            result, wall = {**result, "command": command}, None
+        else:
+            result, wall, _ = train(model, f"runs/bench-hmn-{model}-words", SCHEDULE)
+        columns[name] = result["per_task"]
         commands.append(result["command"])
-        rows.append({"model": model, "mean_error": result["mean_error"], "failed_tasks": result["failed_tasks"],
-                     "per_task": result["per_task"], "wall_seconds": wall})
-    md = ["# Baselines on bAbI 1k: a sentence-level LSTM reader and a Transformer encoder over sentences\n",
-          "Produced by `python benchmarks/hmn.py baselines`, with HMNet's schedule. The End-To-End paper's "
-          "(word-level) LSTM row: 51.3% mean error on 1k.\n", per_task_table(columns), "Commands:\n"]
+        rows.append({"model": name, "mean_error": result["mean_error"], "failed_tasks": result["failed_tasks"],
+                     "per_task": result["per_task"], "wall_seconds": wall, "train_seconds": result.get("train_seconds"),
+                     "from": earlier and f"docs/results/{earlier}"})
+    md = ["# Baselines on bAbI 1k: LSTM readers (words, sentences) and a Transformer encoder over sentences\n",
+          "Produced by `python benchmarks/hmn.py baselines`, with HMNet's schedule of the earlier benchmark (60 "
+          "epochs, best of 2, no linear start). The word-level LSTM is trained here; the sentence-level LSTM and the "
+          "Transformer columns are the runs of docs/results/hmn-baselines-sentences.md, and HMNet's column is its "
+          "1k run (docs/results/hmn-babi1k-adjacent.md), not run again. The End-To-End paper's (word-level) LSTM row: "
+          "51.3% mean error on 1k.\n", per_task_table(columns), "Commands:\n"]
     md += [f"    {c}" for c in commands]
     write("baselines", {"rows": rows, "commands": commands}, "\n".join(md) + "\n")
 

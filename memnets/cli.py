@@ -408,6 +408,8 @@ def build_parser() -> Parser:
                        help=f"hmn: without its {what}")
     m.add_argument("--region-pool", dest="region_pool", choices=["sum", "max"],
                    help="hmn: pool each region's weighted rows by max (default) or sum")
+    m.add_argument("--reads", choices=["words", "sentences"],
+                   help="lstm: the story word by word (default, the paper's LSTM) or one statement at a time")
     m.add_argument("--layers", type=positive(int), help="transformer: encoder layers (2)")
     m.add_argument("--heads", type=positive(int), help="transformer: attention heads (2)")
     m.add_argument("--tie-answer", dest="tie_answer", action="store_true", default=None,

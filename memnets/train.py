@@ -144,18 +144,24 @@ def restart_seed(seed: int, restart: int) -> int:
     return int(np.random.SeedSequence([seed, restart]).generate_state(1)[0])
 
 
-def over_restarts(fn, in_dims: tuple, restarts: int):
+def over_restarts(fn, in_dims: tuple, restarts: int, vmappable: bool = True):
     """``fn`` of one restart mapped over R stacked ones, as ``vmap(fn, in_dims)``: arguments with dim 0 hold the
     restarts (tensors, or dicts of them), those with None are shared, and every output gains a leading (R,). One
-    restart is a plain call on its slices: vmap's batching costs a third of a small model's step (task 1)."""
-    if restarts > 1:
+    restart is a plain call on its slices: vmap's batching costs a third of a small model's step (task 1). A model
+    that vmap cannot batch (``vmappable`` False: nn.LSTM has no batching rule) runs its restarts one after another."""
+    if restarts > 1 and vmappable:
         return vmap(fn, in_dims=in_dims)
 
-    def one(*args):
-        sliced = [a if d is None else {k: v[0] for k, v in a.items()} if isinstance(a, dict) else a[0]
-                  for a, d in zip(args, in_dims)]
-        return tuple(out.unsqueeze(0) for out in fn(*sliced))
-    return one
+    def each(*args):
+        outs = [fn(*[a if d is None else {k: v[i] for k, v in a.items()} if isinstance(a, dict) else a[i]
+                     for a, d in zip(args, in_dims)]) for i in range(restarts)]
+        return tuple(torch.stack(parts) for parts in zip(*outs))
+    return each
+
+
+def can_vmap(model) -> bool:
+    """Whether ``torch.func.vmap`` can batch the model's restarts (a model says otherwise with ``vmappable``)."""
+    return getattr(model, "vmappable", True)
 
 
 def restart_groups(restarts: int, jobs: int) -> list[range]:
@@ -413,7 +419,7 @@ def _train_loop(model_name, model_config, train_data, valid_data, cfg, vocab, da
         return skeleton.loss(out, batch)
 
     def step_loss(p, batch, linear):
-        loss, errors = over_restarts(batch_loss, (0, 0, 0), r)(p, batch, linear)  # (R,), (R,)
+        loss, errors = over_restarts(batch_loss, (0, 0, 0), r, can_vmap(skeleton))(p, batch, linear)  # (R,), (R,)
         return loss.sum(), errors
 
     compiled = cfg.compile if cfg.compile is not None else r * (n // b) * total_epochs >= COMPILE_FROM_STEPS
@@ -518,7 +524,7 @@ def evaluate_restarts(skeleton, params: dict, data: Batch, linear: torch.Tensor,
 
     for start in range(0, len(data), chunk):
         part = data.tensors(torch.arange(start, min(start + chunk, len(data))), device)
-        part_loss, wrong = over_restarts(run, (0, None, 0), r)(params, part, linear)  # (R,), (R,)
+        part_loss, wrong = over_restarts(run, (0, None, 0), r, can_vmap(skeleton))(params, part, linear)  # (R,), (R,)
         loss += part_loss
         errors += wrong
     return (loss / len(data)).tolist(), (errors / len(data) * 100).tolist()

@@ -6,6 +6,7 @@ The CUDA test runs where a GPU is present (the device machine) and is skipped el
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -42,6 +43,8 @@ def sized(name: str, splits, vocab):
 def test_models_make_every_tensor_on_their_inputs_device(name, supervised, task2):
     splits, vocab = task2
     config, _ = sized(name, splits, vocab)
+    if name == "lstm":  # the word reader packs its sequences by their lengths, which nn.LSTM takes on the host
+        config = dataclasses.replace(config, reads="sentences")
     model = MODELS[name][1](config).to("meta")
     batch = {k: v.to("meta") for k, v in vectorize(splits["train"][:8], vocab, config.memory_size).tensors().items()}
     out = model(**model.inputs(batch, torch.tensor(False, device="meta"), supervised=supervised))
