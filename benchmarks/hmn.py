@@ -363,6 +363,8 @@ LENGTHS = [int(n) for n in os.environ.get("HMN_LENGTHS", "50,200,1000").split(",
 # End-To-End with every statement in memory, up to this length: at 1,000 rows about 2 minutes a task since a single
 # restart steps without vmap (1,172 s for 93 of task 1's 120 epochs before, on shared cores)
 FULL_MEMORY_UP_TO = int(os.environ.get("HMN_FULL_MEMORY_UP_TO", "1000"))
+# HMNet with linear start (1k's default, off with region attention), up to this length: for the README's comparison
+LINEAR_START_UP_TO = 200
 LONG_QUESTIONS = 500  # per task and split: long stories make big tensors (1,000 x 1,000 sentences per split)
 
 
@@ -389,15 +391,18 @@ def long() -> None:
                             "--seed", "11", "--out", str(folder)], check=True, cwd=ROOT)
         spread = {t: distances(ROOT / folder, t) for t in (1, 2, 3)}
         region = max(10, round(length ** 0.5))  # s ~ sqrt(N) balances the R summaries and the k*s rows read
-        models = {"HMNet (top_k 2)": ("hmn", ["--memory-size", str(length), "--region-size", str(region),
-                                               "--top-k", "2", "--regions"]),
-                  "End-To-End, 50 slots": ("memn2n", ["--memory-size", "50"]),
-                  "End-To-End, full memory": ("memn2n", ["--memory-size", str(length)])}
-        for name, (model, flags) in models.items():
+        hmn = ["--memory-size", str(length), "--region-size", str(region), "--top-k", "2", "--regions"]
+        models = {"HMNet (top_k 2)": ("hmn", hmn, ""),  # with region attention, no linear start (the default)
+                  "HMNet (top_k 2), linear start": ("hmn", [*hmn, "--linear-start"], "-ls"),
+                  "End-To-End, 50 slots": ("memn2n", ["--memory-size", "50"], ""),
+                  "End-To-End, full memory": ("memn2n", ["--memory-size", str(length)], "")}
+        for name, (model, flags, suffix) in models.items():
             if name == "End-To-End, full memory" and not 50 < length <= FULL_MEMORY_UP_TO:
                 continue  # at 50 the same model as the 50-slot one; past FULL_MEMORY_UP_TO, for time
+            if suffix == "-ls" and length > LINEAR_START_UP_TO:
+                continue  # for time: linear start already fails at LINEAR_START_UP_TO statements
             schedule = SCHEDULE if model == "hmn" else []
-            out = f"runs/bench-hmn-long-{length}-{model}-{flags[1]}"
+            out = f"runs/bench-hmn-long-{length}-{model}-{flags[1]}{suffix}"
             result, wall, peak = train(model, out, schedule + flags, tasks="1-3", data=["--data-dir", str(folder)])
             commands.append(result["command"])
             rows.append({"length": length, "model": name, "per_task": result["per_task"],
