@@ -219,9 +219,11 @@ def learning_rate(cfg: TrainConfig, epoch: int) -> float:
 
 
 def clip(grads: list[torch.Tensor], max_norm: float) -> list[torch.Tensor]:
-    """Each weight matrix's gradient (the last two dims, per restart) scaled down to norm ``max_norm`` at most."""
+    """Each weight matrix's gradient scaled down to norm ``max_norm`` at most: grads are (R, ...) stacked restarts,
+    and a matrix is a restart's last two dims (a vector, such as nn.LSTM's biases, its last one; never dim 0)."""
     with torch.no_grad():
-        return [g * (max_norm / (g.pow(2).sum((-2, -1), keepdim=True).sqrt() + 1e-12)).clamp(max=1.0) for g in grads]
+        return [g * (max_norm / (g.pow(2).sum(tuple(range(max(1, g.dim() - 2), g.dim())), keepdim=True).sqrt()
+                                 + 1e-12)).clamp(max=1.0) for g in grads]
 
 
 def clip_and_step(params: list[torch.Tensor], grads: list[torch.Tensor], lr: float, max_norm: float,

@@ -75,6 +75,15 @@ def test_clipping_is_per_weight_matrix_and_per_restart():
     torch.testing.assert_close(params[0][1, 1], -torch.ones(4, 4))  # the other matrices are untouched
 
 
+def test_a_vector_parameter_is_clipped_per_restart():
+    """A weight vector (R, n), such as an LSTM bias: each restart's vector on its own, never across restarts."""
+    params, grads = [torch.zeros(2, 4)], [torch.ones(2, 4)]  # norm 2 per restart
+    grads[0][1] *= 100  # restart 1's vector has norm 200
+    clip_and_step(params, grads, lr=1.0, max_norm=40.0)
+    torch.testing.assert_close(params[0][0], -torch.ones(4))  # restart 0 is below the limit: unchanged
+    torch.testing.assert_close(params[0][1].norm(), torch.tensor(40.0))
+
+
 def test_weight_decay_adds_the_l2_gradient_before_clipping():
     params, zero = [torch.full((1, 2, 2), 2.0)], [torch.zeros(1, 2, 2)]
     clip_and_step(params, zero, lr=0.5, max_norm=40.0, weight_decay=0.1)
