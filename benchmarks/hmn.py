@@ -422,8 +422,9 @@ def long() -> None:
             rows.append({"length": length, "model": name, "per_task": result["per_task"],
                          "mean_error": result["mean_error"], "train_seconds": result["train_seconds"],
                          "wall_seconds_of_this_call": round(wall, 1), "distances": spread})
+    given = " ".join(f"{k}={os.environ[k]}" for k in ("HMN_LENGTHS", "HMN_FULL_MEMORY_UP_TO") if k in os.environ)
     md = ["# Long memories: generated tasks 1-3, supporting facts spread over the whole story\n",
-          "Produced by `python benchmarks/hmn.py long`: `memnets generate --story-length N --support-distance "
+          f"Produced by `{given + ' ' if given else ''}python benchmarks/hmn.py long`: `memnets generate --story-length N --support-distance "
           f"spread` ({LONG_QUESTIONS} questions per task and split), then each model trained and tested on it. "
           "Distance: statements from a question back to its oldest supporting fact (test set).\n",
           "Training: seconds of training summed over the three tasks, as the runs' results record them (a task "
@@ -445,7 +446,8 @@ def long() -> None:
         for t, d in r["distances"].items():
             md.append(f"| {r['length']} | {t} | {d['mean']} | {d['median']} | {d['p10']} | {d['p90']} | {d['max']} |")
     md += ["", "Commands:\n"] + [f"    {c}" for c in commands]
-    write("long", {"rows": rows, "commands": commands, "questions": LONG_QUESTIONS}, "\n".join(md) + "\n")
+    write("long", {"environment": given, "rows": rows, "commands": commands, "questions": LONG_QUESTIONS},
+          "\n".join(md) + "\n")
 
 
 POOL_CHILD = """
