@@ -334,12 +334,12 @@ BASELINES = {"LSTM (words)": ("lstm", None), "LSTM (sentences)": ("lstm", "hmn-b
 def baselines(finished_only: bool = False) -> None:
     """``finished_only`` (``baselines-so-far``) trains nothing: the word-level LSTM's finished tasks, every column
     restricted to them so that the means compare, and the unfinished tasks named."""
-    columns, commands, rows, missing = {}, [], [], []
+    columns, commands, rows, missing, earlier_runs = {}, [], [], [], {}
     hmn = RESULTS / "hmn-babi1k-adjacent.json"
     columns["HMNet (default)"] = json.loads(hmn.read_text())["result"]["per_task"]
     for name, (model, earlier) in BASELINES.items():
         if earlier:
-            kept = json.loads((RESULTS / earlier).read_text())
+            kept = earlier_runs.setdefault(earlier, json.loads((RESULTS / earlier).read_text()))
             result = next(r for r in kept["rows"] if r["model"] == model)
             command = next(c for c in kept["commands"] if f"--model {model} " in c)
             if model == "lstm":
@@ -424,7 +424,8 @@ def long() -> None:
                          "wall_seconds_of_this_call": round(wall, 1), "distances": spread})
     given = " ".join(f"{k}={os.environ[k]}" for k in ("HMN_LENGTHS", "HMN_FULL_MEMORY_UP_TO") if k in os.environ)
     md = ["# Long memories: generated tasks 1-3, supporting facts spread over the whole story\n",
-          f"Produced by `{given + ' ' if given else ''}python benchmarks/hmn.py long`: `memnets generate --story-length N --support-distance "
+          f"Produced by `{given + ' ' if given else ''}python benchmarks/hmn.py long`: `memnets generate "
+          "--story-length N --support-distance "
           f"spread` ({LONG_QUESTIONS} questions per task and split), then each model trained and tested on it. "
           "Distance: statements from a question back to its oldest supporting fact (test set).\n",
           "Training: seconds of training summed over the three tasks, as the runs' results record them (a task "
