@@ -105,9 +105,11 @@ def model_meta(name: str, config, vocab: Vocab, **extra) -> dict:
 def load_model(path: str | Path):
     """Rebuild a model from its checkpoint: returns (model in eval mode, vocab, metadata).
 
-    Everything is checked against the model's config before any weight is allocated: the config's fields and
-    their types, the vocabulary, and every tensor's name and shape (from the model built on the meta device,
-    which costs no memory, so that a config asking for a huge model is refused rather than allocated).
+    Everything is checked against the model's config: the config's fields and their types, the vocabulary, and
+    every tensor's name and shape. The model is built under a budget of a few times the numbers the file holds,
+    so that a config asking for a huge model is refused before it is allocated; its expected shapes then come
+    from the model built on the meta device, which costs no memory (but seconds: PyTorch's meta kernels import
+    its compiler stack, so a file that fits does not take that path).
     """
     tensors, meta = load(path)
     if "state" in meta:
@@ -119,18 +121,58 @@ def load_model(path: str | Path):
     config_cls, model_cls = MODELS[name]
     config = _config(path, config_cls, meta)
     vocab = _vocab(path, meta, config)
+    held = sum(t.numel() for t in tensors.values())
+    oversized = False
     try:
-        with torch.device("meta"):
-            expected = {k: tuple(v.shape) for k, v in model_cls(config).state_dict().items()}
+        try:
+            with _Budget(4 * held + 2 ** 22):  # parameters, their temporaries, 16 MB for buffers and small models
+                model = model_cls(config)
+        except _OverBudget:
+            oversized = True
+            with torch.device("meta"):
+                model = model_cls(config)
     except (ValueError, TypeError, RuntimeError, OverflowError) as err:
         raise CheckpointError(f"{path}: the config does not build a {name} model ({_one_line(err)})") from None
-    _check_tensors(path, tensors, expected)
-    model = model_cls(config)
+    _check_tensors(path, tensors, {k: tuple(v.shape) for k, v in model.state_dict().items()})
+    if oversized:  # the shapes match, but building the model would make far more than its weights
+        raise CheckpointError(f"{path}: the config builds a model of more numbers than the {held:,} the file holds")
     try:
         model.load_state_dict(tensors)
     except RuntimeError as err:  # names and shapes match, so only a tensor whose values cannot be copied in
         raise CheckpointError(f"{path}: its tensors do not load into the model ({_one_line(err)})") from None
     return model.eval(), vocab, meta
+
+
+class _OverBudget(Exception):
+    pass
+
+
+class _Budget(torch.overrides.TorchFunctionMode):
+    """Refuses, before it is made, a new tensor that takes the numbers made so far past ``left``."""
+
+    FACTORIES = {torch.empty, torch.zeros, torch.ones, torch.randn, torch.rand, torch.full}
+
+    def __init__(self, left: int):
+        super().__init__()
+        self.left = left
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in self.FACTORIES or func is torch.eye:
+            if func is torch.eye:
+                rows = args[0] if args else kwargs.get("n", 0)
+                shape = (rows, args[1] if len(args) > 1 and isinstance(args[1], int) else kwargs.get("m", rows))
+            else:
+                shape = args[0] if len(args) == 1 or func is torch.full else args
+                shape = kwargs.get("size", shape) if not args else shape
+                shape = tuple(shape) if isinstance(shape, (tuple, list, torch.Size)) else (shape,)
+            numel = 1
+            for n in shape:
+                numel *= int(n)
+            self.left -= numel
+            if self.left < 0:
+                raise _OverBudget
+        return func(*args, **kwargs)
 
 
 def _short(value) -> str:

@@ -183,6 +183,18 @@ def test_mismatched_checkpoint_is_one_checkpoint_error(tmp_path, case):
     one_line_error(err, str(path), fragment)
 
 
+def test_the_build_budget_refuses_a_tensor_before_making_it():
+    """load_model builds under a budget of numbers: a factory call past it is refused before it allocates (these
+    would need 400 TB), and the numbers counted are those of every shape form the factories take."""
+    for make in (lambda: torch.empty(10**7, 10**7), lambda: torch.zeros((10**7, 10**7)), lambda: torch.eye(10**7),
+                 lambda: torch.randn(size=(10**7, 10**7)), lambda: torch.full((10**7, 10**7), 1.0)):
+        with pytest.raises(checkpoint._OverBudget), checkpoint._Budget(10**6):
+            make()
+    with checkpoint._Budget(60) as budget:
+        torch.randn(3, 4), torch.ones((2, 3)), torch.eye(3, 4), torch.full([5], 2.0), torch.empty(7)
+    assert budget.left == 60 - 12 - 6 - 12 - 5 - 7
+
+
 @pytest.mark.parametrize("text, fragment", [
     ("{not json", "its 'memnets' metadata is not valid JSON"),
     ("", "its 'memnets' metadata is not valid JSON"),
