@@ -46,19 +46,22 @@ RESULTS = ROOT / "docs" / "results"
 BABI = os.environ.get("MEMNETS_BABI_DIR", "../shared/data/babi")  # relative to the repository, where commands run
 
 
-def memnets(args: list[str]) -> tuple[dict, float, float]:
+def memnets(args: list[str], tree: Path | None = None) -> tuple[dict, float, float]:
     """Run ``memnets ARGS``; returns (its results.json, wall seconds, peak resident memory of the child in MiB).
 
     Each run starts with an empty cache of compiled code (TORCHINDUCTOR_CACHE_DIR), as on a new machine: PyTorch
-    otherwise keeps compiled steps on disk, and a run would take less time for having been run before."""
+    otherwise keeps compiled steps on disk, and a run would take less time for having been run before. ``tree``,
+    a checkout of another commit, runs that commit's package instead (on PYTHONPATH)."""
     out = Path(args[args.index("--out") + 1])
     if args[0] == "train" and "--resume" not in args:
         args = [*args, "--overwrite"]  # a benchmark's run directory holds its previous run
-    command = [sys.executable, "-m", "memnets.cli", *args]
-    print("$ memnets " + shlex.join(args), flush=True)
+    # -P: the working directory (this checkout) does not come first on sys.path, so PYTHONPATH's tree is imported
+    command = [sys.executable, *(["-P"] if tree else []), "-m", "memnets.cli", *args]
+    print(f"$ {'PYTHONPATH=' + str(tree) + ' ' if tree else ''}memnets " + shlex.join(args), flush=True)
     with tempfile.TemporaryDirectory(prefix="memnets-bench-inductor-") as cache:
         started = time.perf_counter()
-        subprocess.run(command, check=True, cwd=ROOT, env={**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache})
+        path = {"PYTHONPATH": str(tree.resolve())} if tree else {}
+        subprocess.run(command, check=True, cwd=ROOT, env={**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache, **path})
         wall = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # Linux reports KiB
     return json.loads((out / "results.json").read_text()), wall, peak
@@ -156,14 +159,21 @@ def speed() -> None:
 def main_job() -> None:
     """The README's main job (`memnets train`, its defaults) twice, each from an empty cache of compiled code,
     beside the figure of the last `speed` benchmark: how fast these cores are today, for the other benchmarks
-    run on them the same day."""
+    run on them the same day. With BEFORE_DIR (a checkout of an earlier commit, ``git worktree add DIR COMMIT``),
+    that commit's main job runs before each of this checkout's, side by side."""
     earlier = json.loads((RESULTS / "speed.json").read_text())
     before = next(r for r in earlier["runs"] if r["job"].startswith("main job") and r["settings"].startswith("after"))
+    before_dir = Path(os.environ["BEFORE_DIR"]) if "BEFORE_DIR" in os.environ else None
+    trees = [("before", before_dir), ("today", None)] if before_dir else [("today", None)]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=before_dir, capture_output=True,
+                            text=True).stdout.strip() if before_dir else None
     rows = []
-    for _ in range(2):
-        result, wall, _ = memnets(["train", "--out", "runs/bench-main-job"])
-        rows.append({"command": result["command"], "wall_seconds": round(wall, 1),
-                     "questions_per_second": result["questions_per_second"], "test_error": result["mean_error"]})
+    for i in range(2):
+        for who, tree in trees:
+            result, wall, _ = memnets(["train", "--out", "runs/bench-main-job"], tree)
+            rows.append({"run": f"{who}, run {i + 1}" if who == "today" else f"commit {commit}, run {i + 1}",
+                         "command": result["command"], "wall_seconds": round(wall, 1),
+                         "questions_per_second": result["questions_per_second"], "test_error": result["mean_error"]})
     md = ["# The README's main job, as a measure of the day's cores\n\n",
           "Produced by `python benchmarks/run.py main-job`: `memnets train` with its defaults, twice, each from an "
           "empty cache of compiled code, beside the same command's row in `docs/results/speed.md` (commit "
@@ -171,11 +181,19 @@ def main_job() -> None:
           "| run | wall time (s) | questions/s | test error (%) |\n|---|---:|---:|---:|\n",
           f"| speed benchmark (commit {earlier['machine']['commit']}) | {before['wall_seconds']} | "
           f"{before['questions_per_second']:,} | {before['test_error']} |\n"]
-    md += [f"| today, run {i + 1} | {r['wall_seconds']} | {r['questions_per_second']:,} | {r['test_error']} |\n"
-           for i, r in enumerate(rows)]
-    slower = min(r["wall_seconds"] for r in rows) / before["wall_seconds"]
+    md += [f"| {r['run']} | {r['wall_seconds']} | {r['questions_per_second']:,} | {r['test_error']} |\n" for r in rows]
+    today = [r["wall_seconds"] for r in rows if r["run"].startswith("today")]
+    slower = min(today) / before["wall_seconds"]
     md.append(f"\nToday's faster run took {slower:.2f}x the wall time of the speed benchmark's.\n")
-    write("main-job", {"speed_benchmark": before, "runs": rows, "wall_ratio": round(slower, 2)}, "".join(md))
+    side_by_side = {}
+    if before_dir:
+        then = [r["wall_seconds"] for r in rows if not r["run"].startswith("today")]
+        side_by_side = {"before_commit": commit, "before_over_today": round(sum(then) / sum(today), 2)}
+        md.append(f"\nSide by side (`BEFORE_DIR=... python benchmarks/run.py main-job`, alternately): commit {commit} "
+                  f"took {sum(then):.1f} s over its runs, this checkout {sum(today):.1f} s: "
+                  f"{side_by_side['before_over_today']:.2f}x.\n")
+    write("main-job", {"speed_benchmark": before, "runs": rows, "wall_ratio": round(slower, 2), **side_by_side},
+          "".join(md))
 
 
 def encoders() -> None:
