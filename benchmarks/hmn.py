@@ -406,8 +406,12 @@ def long() -> None:
         spread = {t: distances(ROOT / folder, t) for t in (1, 2, 3)}
         region = max(10, round(length ** 0.5))  # s ~ sqrt(N) balances the R summaries and the k*s rows read
         hmn = ["--memory-size", str(length), "--region-size", str(region), "--top-k", "2", "--regions"]
-        models = {"HMNet (top_k 2)": ("hmn", hmn, ""),  # with region attention, no linear start (the default)
-                  "HMNet (top_k 2), linear start": ("hmn", [*hmn, "--linear-start"], "-ls"),
+        # the default with region attention: one shared embedding, no linear start; then adjacent tying, and the
+        # 1k default (adjacent tying and linear start), which the default was before
+        models = {"HMNet (top_k 2)": ("hmn", hmn, ""),
+                  "HMNet (top_k 2), adjacent tying": ("hmn", [*hmn, "--tying", "adjacent"], "-adjacent"),
+                  "HMNet (top_k 2), adjacent tying, linear start": ("hmn", [*hmn, "--tying", "adjacent",
+                                                                           "--linear-start"], "-ls"),
                   "End-To-End, 50 slots": ("memn2n", ["--memory-size", "50"], ""),
                   "End-To-End, full memory": ("memn2n", ["--memory-size", str(length)], "")}
         for name, (model, flags, suffix) in models.items():

@@ -383,7 +383,7 @@ def build_parser() -> Parser:
                    help="memn2n: no temporal encoding")
     m.add_argument("--tying", choices=["adjacent", "layerwise", "shared"],
                    help="memn2n: weight tying, adjacent (default) or layerwise; hmn: adjacent (default) or shared "
-                        "(one embedding)")
+                        "(one embedding; the default with region attention)")
     m.add_argument("--relu", action="store_true", default=None, help="memn2n: ReLU on the controller after each hop")
     m.add_argument("--lookups", type=positive(int),
                    help="memnn: k lookups (2); with AM, the most lookups (default: the most supporting facts)")

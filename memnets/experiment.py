@@ -98,8 +98,8 @@ def hmn_babi() -> tuple[dict, TrainConfig]:
     Measured on bAbI 1k, best of 4 restarts: 14.9% mean error (docs/results/hmn-babi1k-adjacent.md), against 18.7%
     for the earlier shared embedding without linear start at 100 epochs; without both, task 16 was never learned
     (docs/results/hmn-task16.md). Eager: compiling its unrolled recurrence took 177-214 s per task on 2 cores, more
-    than any 1k run saves. With region attention (from 100 rows) linear start is off and SGD runs at 0.01: see
-    ``configs``."""
+    than any 1k run saves. With region attention (from 100 rows) linear start is off, SGD runs at 0.01 and one
+    word embedding is shared: see ``configs``."""
     return {}, TrainConfig(epochs=60, anneal_every=20, linear_start=True, random_noise=0.1, compile=False)
 
 
@@ -138,9 +138,9 @@ def configs(model: str, joint: bool, model_options: dict, train_options: dict, v
     model_cfg = config_cls(**{"vocab_size": vocab_size, **sized_later, **preset_model, **model_options})
     train_cfg = dataclasses.replace(preset_train, **train_options)
     if model == "hmn" and model_cfg.regions and "linear_start" not in train_options:
-        # HMNet with region attention (long memories) trains without linear start: with it, generated task 1 with
-        # 200 statements stayed at chance (83.8% test error) and without it reached 11.4% (README, "Where the design
-        # changed in measurement")
+        # HMNet with region attention (long memories) trains without linear start (and with one shared embedding,
+        # HMNetConfig's default there): with it, generated task 1 with 200 statements stayed at chance (83.8% test
+        # error) and without it reached 11.4% (README, "Where the design changed in measurement")
         train_cfg = dataclasses.replace(train_cfg, linear_start=False)
     if "lr" in train_options and train_cfg.linear_start:  # an option must do what it says, or be refused
         raise ValueError(f"--lr {train_options['lr']} would not be used: with linear start (the default) the whole "

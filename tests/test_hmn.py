@@ -55,8 +55,11 @@ def rows_and_query(net: HMNet, x: dict, embedding: int = 0) -> tuple[torch.Tenso
 
 @torch.no_grad()
 def test_adjacent_tying_addresses_embedding_t_and_reads_embedding_t_plus_one():
-    shared, adjacent = model(tying="shared"), model()
+    shared, adjacent = model(tying="shared"), model(tying="adjacent")
     assert shared.embed.shape[0] == 1 and adjacent.embed.shape[0] == adjacent.config.hops + 1
+    # the default: adjacent without region attention, shared with it (docs/results/hmn-long.md)
+    assert model(regions=False).config.tying == "adjacent" and model().config.tying == "shared"
+    assert HMNetConfig(vocab_size=V, sentence_size=J, memory_size=1000).tying == "shared"
     assert set(dict(shared.named_parameters())) == set(dict(adjacent.named_parameters()))  # wider, no new ones
     only_read = dict(memory_types=False, temporal=False, attention_gru=False, output_memory=False, regions=False)
     net, x = model(tying="adjacent", **only_read), batch()

@@ -24,7 +24,8 @@ memory) and stops before any architecture. The parts below fill that gap; each c
 7. Word embeddings (ours, from measurement): End-To-End's adjacent tying (§2.2), K + 1 embeddings, hop t addressing
    the rows in embedding t and reading them in embedding t + 1; trained with End-To-End's linear start (§4.2), which
    removes the softmaxes of the content read and the output memory (``linear``). Without either, no restart learned
-   bAbI task 16 (docs/results/hmn-task16.md); ``tying="shared"`` is one embedding for everything, as before.
+   bAbI task 16 (docs/results/hmn-task16.md); ``tying="shared"`` is one embedding for everything, as before, and
+   the default with region attention, where adjacent tying lost generated task 1 at 1,000 statements.
 
 Everything is plain tensor arithmetic (the GRU too, instead of nn.GRU) so that restarts train side by side under
 ``torch.func.vmap``; no branch depends on the data.
@@ -77,14 +78,17 @@ class HMNetConfig:
     # task 1 with 1,000 statements (regions of 32, top_k 2) hop 1 kept the supporting fact's region for 58.2% of
     # test questions with a sum (61.6% test error) and for all of them with max (13.0%; docs/results/hmn-pool.md)
     init_std: float = 0.1  # word embeddings drawn from N(0, 0.1^2), as End-To-End §4.2
-    tying: str = "adjacent"  # End-To-End's adjacent tying (§2.2): K + 1 embeddings, hop t addressing rows of
-    # embedding t and reading them (content read, attention GRU) in embedding t + 1, the next hop's addressing space;
-    # "shared": one word embedding for everything (before: no restart learned bAbI task 16 with it,
-    # docs/results/hmn-task16.md)
+    tying: str | None = None  # "adjacent": End-To-End's adjacent tying (§2.2), K + 1 embeddings, hop t addressing
+    # rows of embedding t and reading them (content read, attention GRU) in embedding t + 1, the next hop's
+    # addressing space; "shared": one word embedding for everything. None = adjacent without region attention (with
+    # shared, no restart learned bAbI task 16: docs/results/hmn-task16.md) and shared with it (with adjacent,
+    # generated task 1 with 1,000 statements stayed at chance, 86.0% against 11.8%: docs/results/hmn-long.md)
 
     def __post_init__(self):
         if self.regions is None:  # resolved once, so a checkpoint records what was trained
             object.__setattr__(self, "regions", self.memory_size >= REGIONS_FROM)
+        if self.tying is None:
+            object.__setattr__(self, "tying", "shared" if self.regions else "adjacent")
         if self.encoding not in ("bow", "position", "position-released"):
             raise ValueError(f"encoding must be 'bow', 'position' or 'position-released', got {self.encoding!r}")
         if self.encoding == "position-released" and self.sentence_size < 1:
