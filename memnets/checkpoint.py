@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import tempfile
 import typing
@@ -135,7 +136,8 @@ def load_model(path: str | Path):
         raise CheckpointError(f"{path}: the config does not build a {name} model ({_one_line(err)})") from None
     _check_tensors(path, tensors, {k: tuple(v.shape) for k, v in model.state_dict().items()})
     if oversized:  # the shapes match, but building the model would make far more than its weights
-        raise CheckpointError(f"{path}: the config builds a model of more numbers than the {held:,} the file holds")
+        raise CheckpointError(f"{path}: the config builds a model of far more numbers than the {held:,} the file "
+                              f"holds")
     try:
         model.load_state_dict(tensors)
     except RuntimeError as err:  # names and shapes match, so only a tensor whose values cannot be copied in
@@ -158,20 +160,17 @@ class _Budget(torch.overrides.TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if func in self.FACTORIES or func is torch.eye:
-            if func is torch.eye:
-                rows = args[0] if args else kwargs.get("n", 0)
-                shape = (rows, args[1] if len(args) > 1 and isinstance(args[1], int) else kwargs.get("m", rows))
-            else:
-                shape = args[0] if len(args) == 1 or func is torch.full else args
-                shape = kwargs.get("size", shape) if not args else shape
-                shape = tuple(shape) if isinstance(shape, (tuple, list, torch.Size)) else (shape,)
-            numel = 1
-            for n in shape:
-                numel *= int(n)
-            self.left -= numel
-            if self.left < 0:
-                raise _OverBudget
+        if func is torch.eye:  # eye(n, m=n)
+            n = args[0] if args else kwargs["n"]
+            shape = (n, args[1] if len(args) > 1 and isinstance(args[1], int) else kwargs.get("m", n))
+        elif func in self.FACTORIES:  # a size as one sequence (full's first argument) or as integers
+            sequence = bool(args) and isinstance(args[0], (tuple, list, torch.Size))
+            shape = args[0] if sequence else args if args else kwargs.get("size", ())
+        else:
+            return func(*args, **kwargs)
+        self.left -= math.prod(int(n) for n in shape)
+        if self.left < 0:
+            raise _OverBudget
         return func(*args, **kwargs)
 
 

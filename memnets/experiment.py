@@ -98,8 +98,8 @@ def hmn_babi() -> tuple[dict, TrainConfig]:
     Measured on bAbI 1k, best of 4 restarts: 14.9% mean error (docs/results/hmn-babi1k-adjacent.md), against 18.7%
     for the earlier shared embedding without linear start at 100 epochs; without both, task 16 was never learned
     (docs/results/hmn-task16.md). Eager: compiling its unrolled recurrence took 177-214 s per task on 2 cores, more
-    than any 1k run saves. With region attention (from 100 rows) linear start is off, SGD runs at 0.01 and one
-    word embedding is shared: see ``configs``."""
+    than any 1k run saves. With region attention (from 100 rows) linear start is off and SGD runs at 0.01 (see
+    ``configs``), and one word embedding is shared (HMNetConfig's default there)."""
     return {}, TrainConfig(epochs=60, anneal_every=20, linear_start=True, random_noise=0.1, compile=False)
 
 
