@@ -339,7 +339,9 @@ def baselines(finished_only: bool = False) -> None:
     columns["HMNet (default)"] = json.loads(hmn.read_text())["result"]["per_task"]
     for name, (model, earlier) in BASELINES.items():
         if earlier:
-            kept = earlier_runs.setdefault(earlier, json.loads((RESULTS / earlier).read_text()))
+            if earlier not in earlier_runs:  # read once (setdefault would parse it on every call)
+                earlier_runs[earlier] = json.loads((RESULTS / earlier).read_text())
+            kept = earlier_runs[earlier]
             result = next(r for r in kept["rows"] if r["model"] == model)
             command = next(c for c in kept["commands"] if f"--model {model} " in c)
             if model == "lstm":

@@ -67,14 +67,19 @@ def memnets(args: list[str], tree: Path | None = None) -> tuple[dict, float, flo
     return json.loads((out / "results.json").read_text()), wall, peak
 
 
+def commit_of(tree: Path) -> str | None:
+    """The short commit checked out in ``tree`` (None outside a git checkout)."""
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=tree, capture_output=True, text=True)
+    return done.stdout.strip() or None
+
+
 def machine() -> dict:
     import torch
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     return {"python": platform.python_version(), "torch": torch.__version__, "cpus": os.cpu_count(),
             "torch_threads": torch.get_num_threads(), "platform": platform.platform(),
             "load_average_at_end": [round(x, 2) for x in os.getloadavg()],  # other processes sharing the cores
-            "commit": commit.stdout.strip() or None}
+            "commit": commit_of(ROOT)}
 
 
 def write(name: str, payload: dict, markdown: str) -> None:
@@ -165,8 +170,7 @@ def main_job() -> None:
     before = next(r for r in earlier["runs"] if r["job"].startswith("main job") and r["settings"].startswith("after"))
     before_dir = Path(os.environ["BEFORE_DIR"]) if "BEFORE_DIR" in os.environ else None
     trees = [("before", before_dir), ("today", None)] if before_dir else [("today", None)]
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=before_dir, capture_output=True,
-                            text=True).stdout.strip() if before_dir else None
+    commit = commit_of(before_dir) if before_dir else None
     rows = []
     for i in range(2):
         for who, tree in trees:
@@ -912,8 +916,7 @@ def before() -> None:
     with the default processes, ``--jobs``). BEFORE_ARGS replaces ``--task 1``; the result is named after it."""
     before_dir = Path(os.environ["BEFORE_DIR"]).resolve()
     runs = int(os.environ.get("BEFORE_RUNS", "3"))
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=before_dir, capture_output=True,
-                            text=True).stdout.strip()
+    commit = commit_of(before_dir)
     args = shlex.split(os.environ.get("BEFORE_ARGS", "--task 1"))  # e.g. "--task 2 --restarts 10"
     name = "before" if args == ["--task", "1"] else "before-" + "-".join(a.lstrip("-") for a in args)
     command = [sys.executable, "-m", "memnets.cli", "train", *args, "--data-dir", str(Path(ROOT, BABI)),
