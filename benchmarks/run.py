@@ -24,6 +24,7 @@
     python benchmarks/run.py task16      # task 16 alone under each of the joint model's settings: which breaks it
     PEER_DIR=DIR python benchmarks/run.py peer   # whole process, task 1: nmhkahn/MemN2N-pytorch in DIR against ours
     BEFORE_DIR=DIR [BEFORE_ARGS=...] python benchmarks/run.py before   # whole process: an earlier commit's checkout against this
+    BEFORE_DIR=DIR python benchmarks/run.py step   # the eager training loop's questions/s, the same two trees
 
 The real bAbI data is read from $MEMNETS_BABI_DIR (default ../shared/data/babi beside the repository). Each
 benchmark runs the ``memnets`` command itself, in a child process, and reads the results.json it writes.
@@ -945,6 +946,72 @@ def before() -> None:
     write(name, {"before_commit": commit, "rows": rows, "ratio_overall": round(total, 2)}, "\n".join(md) + "\n")
 
 
+def package_copy(tree: Path, name: str, into: Path) -> None:
+    """``tree``'s memnets package copied into ``into`` as package ``name``, its own imports renamed, so that an
+    earlier commit's code and this checkout's load side by side in one process."""
+    import re
+    import shutil
+
+    shutil.copytree(tree / "memnets", into / name)
+    for path in (into / name).rglob("*.py"):
+        text = path.read_text()
+        text = re.sub(r"\bfrom memnets([. ])", rf"from {name}\1", text)
+        path.write_text(re.sub(r"\bimport memnets\b", f"import {name}", text))
+
+
+def step() -> None:
+    """The eager training loop on bAbI task 1 (1k), one restart: BEFORE_DIR's code (a checkout of an earlier
+    commit) against this checkout's, in one process and one thread, alternately STEP_ROUNDS times (default 20):
+    each time ``train`` for 3 epochs without linear start, the loop's questions/s after its first epoch. Switching
+    trees every fraction of a second keeps the machine's drift (2x over minutes on these shared cores) out of the
+    ratio. For the End-To-End model and HMNet (STEP_MODELS)."""
+    import importlib
+
+    import torch
+
+    before_dir = Path(os.environ["BEFORE_DIR"]).resolve()
+    rounds = int(os.environ.get("STEP_ROUNDS", "20"))
+    models = os.environ.get("STEP_MODELS", "memn2n,hmn").split(",")
+    commit = commit_of(before_dir)
+    torch.set_num_threads(1)
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        package_copy(before_dir, "memnets_before", Path(scratch))
+        sys.path.insert(0, scratch)
+        trees = {who: {m: importlib.import_module(f"{pkg}.{m}") for m in ("experiment", "train", "data.tensors",
+                                                                           "data.vocab")}
+                 for who, pkg in (("before", "memnets_before"), ("now", "memnets"))}
+        for model in models:
+            runs = {}
+            for who, mod in trees.items():
+                exp = mod["experiment"]
+                splits = exp.read_data(exp.data_settings("babi", str(Path(ROOT, BABI)), "en", 0, 0), [1], 0.1)
+                vocab = mod["data.vocab"].Vocab.build(splits["train"] + splits["valid"])
+                cfg, tcfg = exp.configs(model, False, {}, {"epochs": 3, "linear_start": False, "compile": False},
+                                        len(vocab))
+                cfg = exp.fit_to_data(cfg, splits["train"])
+                data = {k: mod["data.tensors"].vectorize(v, vocab, cfg.memory_size) for k, v in splits.items()}
+                runs[who] = (mod["train"].train, (model, cfg, data["train"], data["valid"], tcfg, vocab, {}))
+            rates = {who: [] for who in runs}
+            for _ in range(rounds):
+                for who, (train, args) in runs.items():
+                    rates[who].append(train(*args, progress=False).questions_per_second)
+            median = {who: sorted(r)[len(r) // 2] for who, r in rates.items()}
+            rows.append({"model": model, "rates": rates, "median": median,
+                         "ratio_of_medians": round(median["now"] / median["before"], 3),
+                         "ratio_of_sums": round(sum(rates["now"]) / sum(rates["before"]), 3)})
+    md = [f"# The eager training loop, bAbI task 1 (1k), one restart: commit {commit} against this checkout\n",
+          "Produced by `BEFORE_DIR=... python benchmarks/run.py step`: both trees' code loaded in one process (the "
+          f"earlier one as a renamed copy), one thread; {rounds} rounds, each training 3 epochs with one tree and "
+          "then the other (`train`, no linear start); training questions per second after the first epoch, as the "
+          "loop counts them.\n",
+          f"| model | {commit}, median (q/s) | now, median (q/s) | ratio of medians | ratio of the rounds' sums |",
+          "|---|---:|---:|---:|---:|"]
+    md += [f"| {r['model']} | {r['median']['before']:,.0f} | {r['median']['now']:,.0f} | {r['ratio_of_medians']:.2f} | "
+           f"{r['ratio_of_sums']:.2f} |" for r in rows]
+    write("step", {"before_commit": commit, "rounds": rounds, "rows": rows}, "\n".join(md) + "\n")
+
+
 BENCHMARKS = {
     "babi1k": lambda: table_benchmark(
         "babi1k", "bAbI 1k, one model per task, with the defaults: PE LS RN (the authors' released position "
@@ -990,6 +1057,7 @@ BENCHMARKS = {
     "memnn-hashing": memnn_hashing,
     "memnn-speed": memnn_speed,
     "peer": peer,
+    "step": step,
     "before": before,
     "split": split,
     "task16": task16,

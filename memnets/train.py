@@ -148,13 +148,17 @@ def over_restarts(fn, in_dims: tuple, restarts: int, vmappable: bool = True):
     """``fn`` of one restart mapped over R stacked ones, as ``vmap(fn, in_dims)``: arguments with dim 0 hold the
     restarts (tensors, or dicts of them), those with None are shared, and every output gains a leading (R,). One
     restart is a plain call on its slices: vmap's batching costs a third of a small model's step (task 1). A model
-    that vmap cannot batch (``vmappable`` False: nn.LSTM has no batching rule) runs its restarts one after another."""
+    that vmap cannot batch (``vmappable`` False: nn.LSTM has no batching rule) runs its restarts one after another.
+    Without vmap an argument may also be a list, one entry per restart (such as Python bools)."""
     if restarts > 1 and vmappable:
         return vmap(fn, in_dims=in_dims)
 
+    def part(a, i):  # restart i's slice; of one restart, a view (its backward allocates nothing, unlike a[0]'s)
+        return a.squeeze(0) if restarts == 1 and torch.is_tensor(a) else a[i]
+
     def each(*args):
-        outs = [fn(*[a if d is None else {k: v[i] for k, v in a.items()} if isinstance(a, dict) else a[i]
-                     for a, d in zip(args, in_dims)]) for i in range(restarts)]
+        outs = [fn(*[a if d is None else {k: part(v, i) for k, v in a.items()} if isinstance(a, dict)
+                     else part(a, i) for a, d in zip(args, in_dims)]) for i in range(restarts)]
         return tuple(torch.stack(parts) for parts in zip(*outs))
     return each
 
@@ -174,19 +178,21 @@ def noisy_time(time: torch.Tensor, fraction: float, generator: torch.Generator |
                ) -> torch.Tensor:
     """Random noise (§4.1): spread a story's L time indices over L + n slots, n ~ U{0..ceil(fraction * L)}.
 
-    time (..., M) holds L..1 in the first L slots and 0 after; the result holds L distinct indices drawn from
-    1..L+n, sorted descending, so the order of the memories is kept and empty slots open between them. Given a
-    list of R generators, time is (R, ..., M) and row r draws from generator r alone: the draws of R calls, one
-    per restart, computed in one.
+    time (..., B, M) holds L..1 in the first L slots and 0 after; the result holds L distinct indices drawn from
+    1..L+n, sorted descending, so the order of the memories is kept and empty slots open between them. Dims
+    before (B, M) are batches, which draw one after another exactly as one call per batch would (the noise of a
+    whole epoch is made in one call). Given a list of R generators, time is (R, ..., B, M) and row r draws from
+    generator r alone: the draws of R calls, one per restart, computed in one.
     """
     single = not isinstance(generator, list)
-    streams, stories = ([generator], time.unsqueeze(0)) if single else (generator, time)  # stories (R, ..., M)
-    m = time.shape[-1]
-    length = (stories > 0).sum(-1, keepdim=True)  # (R, ..., 1) L
+    streams, stories = ([generator], time.unsqueeze(0)) if single else (generator, time)  # (R, ..., B, M)
+    *lead, b, m = stories.shape[1:]
+    length = (stories > 0).sum(-1, keepdim=True)  # (R, ..., B, 1) L
     span = m + math.ceil(m * fraction)  # the most slots any story can spread over
-    draws = [(torch.rand(*stories.shape[1:-1], 1, generator=g), torch.rand(*stories.shape[1:-1], span, generator=g))
-             for g in streams]  # each stream: its n draws, then its keys
-    uniform, keys = torch.stack([u for u, _ in draws]), torch.stack([k for _, k in draws])  # (R, ..., 1|span)
+    # each stream, batch by batch: the batch's B draws of n, then its B x span keys (one call draws the same
+    # numbers as a call per batch, and per kind of draw, would)
+    draws = torch.stack([torch.rand(*lead, b * (1 + span), generator=g) for g in streams])  # (R, ..., B(1+span))
+    uniform, keys = draws[..., :b, None], draws[..., b:].reshape(*draws.shape[:-1], b, span)  # (R, ..., B, 1|span)
     blanks = (uniform * (torch.ceil(length * fraction) + 1)).floor()  # (..., 1) n
     keys = keys.masked_fill(torch.arange(1, span + 1) > length + blanks, 2.0)  # (..., span) past L+n never drawn
     drawn = keys.argsort(-1)[..., :m] + 1  # (..., M) distinct random indices in 1..L+n first
@@ -218,12 +224,18 @@ def learning_rate(cfg: TrainConfig, epoch: int) -> float:
     return cfg.ls_lr * 0.5 ** ((epoch - cfg.ls_epochs) // cfg.anneal_every)
 
 
-def clip(grads: list[torch.Tensor], max_norm: float) -> list[torch.Tensor]:
-    """Each weight matrix's gradient scaled down to norm ``max_norm`` at most: grads are (R, ...) stacked restarts,
-    and a matrix is a restart's last two dims (a vector, such as nn.LSTM's biases, its last one; never dim 0)."""
+def clip_factors(grads: list[torch.Tensor], max_norm: float) -> list[torch.Tensor]:
+    """The scale that brings each weight matrix's gradient down to norm ``max_norm`` at most (1 where it is
+    within): grads are (R, ...) stacked restarts, and a matrix is a restart's last two dims (a vector, such as
+    nn.LSTM's biases, its last one; never dim 0)."""
     with torch.no_grad():
-        return [g * (max_norm / (g.pow(2).sum(tuple(range(max(1, g.dim() - 2), g.dim())), keepdim=True).sqrt()
-                                 + 1e-12)).clamp(max=1.0) for g in grads]
+        return [(max_norm / (torch.linalg.vector_norm(g, dim=tuple(range(max(1, g.dim() - 2), g.dim())),
+                                                      keepdim=True) + 1e-12)).clamp(max=1.0) for g in grads]
+
+
+def clip(grads: list[torch.Tensor], max_norm: float) -> list[torch.Tensor]:
+    """Each weight matrix's gradient scaled down to norm ``max_norm`` at most (see :func:`clip_factors`)."""
+    return [g * f for g, f in zip(grads, clip_factors(grads, max_norm))]
 
 
 def clip_and_step(params: list[torch.Tensor], grads: list[torch.Tensor], lr: float, max_norm: float,
@@ -232,13 +244,12 @@ def clip_and_step(params: list[torch.Tensor], grads: list[torch.Tensor], lr: flo
     SGD at ``lr``, or ``optimizer`` (Adam) with its rate set to ``lr``."""
     if weight_decay:
         grads = [g + weight_decay * p.detach() for p, g in zip(params, grads)]
-    grads = clip(grads, max_norm)
     if optimizer is None:
         with torch.no_grad():
-            for p, g in zip(params, grads):
-                p.add_(g, alpha=-lr)
+            for p, g, f in zip(params, grads, clip_factors(grads, max_norm)):
+                p.addcmul_(g, f, value=-lr)  # p - lr * f * g
         return
-    for p, g in zip(params, grads):
+    for p, g in zip(params, clip(grads, max_norm)):
         p.grad = g
     for group in optimizer.param_groups:
         group["lr"] = lr
@@ -420,6 +431,8 @@ def _train_loop(model_name, model_config, train_data, valid_data, cfg, vocab, da
         out = functional_call(skeleton, p, (), skeleton.inputs(batch, linear, supervised=True))
         return skeleton.loss(out, batch)
 
+    vmapped = r > 1 and can_vmap(skeleton)
+
     def step_loss(p, batch, linear):
         loss, errors = over_restarts(batch_loss, (0, 0, 0), r, can_vmap(skeleton))(p, batch, linear)  # (R,), (R,)
         return loss.sum(), errors
@@ -439,17 +452,20 @@ def _train_loop(model_name, model_config, train_data, valid_data, cfg, vocab, da
         in_linear_phase = cfg.linear_start and epoch < cfg.ls_epochs
         linear = (torch.tensor(state["linear"]) & in_linear_phase).to(device)  # (R,) softmax removed for these
         order = torch.stack([torch.rand(n, generator=g).argsort() for g in generators])  # (R, N) own shuffles
-        loss_sum, error_sum = 0.0, torch.zeros(r, device=device)
-        for start in range(0, n - b + 1, b):  # whole batches only, as the authors' code
+        loss_sum, error_sum, batches = 0.0, torch.zeros(r, device=device), n // b
+        if cfg.random_noise:  # the epoch's noise in one call: (R, batches, B, M)
+            noise = noisy_time(train_data.time[order[:, :batches * b]].unflatten(1, (batches, b)), cfg.random_noise,
+                               generators)
+        for i, start in enumerate(range(0, batches * b, b)):  # whole batches only, as the authors' code
             batch = train_data.tensors(order[:, start:start + b])  # each (R, B, ...)
             if cfg.random_noise:
-                batch["time"] = noisy_time(batch["time"], cfg.random_noise, generators)
+                batch["time"] = noise[:, i]
             if widths:  # compiled for these widths of rows: pad up to one, or step eagerly if wider than all
                 batch["rows"] = pad_rows(batch["rows"], b * batch["time"].shape[-1], widths)
             batch = {k: v.to(device) for k, v in batch.items()}
             step = compiled_step if compiled_step and (not widths or batch["rows"].shape[-1] in widths) else step_loss
-            try:
-                loss, errors = step(params, batch, linear)
+            try:  # eager and without vmap, the flags as Python bools: the model branches instead of computing both
+                loss, errors = step(params, batch, linear if vmapped or step is not step_loss else linear.tolist())
             except Exception as err:  # noqa: BLE001 - any compiler failure falls back to eager mode
                 if step is step_loss:
                     raise
@@ -460,7 +476,6 @@ def _train_loop(model_name, model_config, train_data, valid_data, cfg, vocab, da
             clip_and_step(tensors, grads, lr, cfg.max_grad_norm, optimizer, cfg.weight_decay)
             loss_sum += loss.item()
             error_sum += errors
-        batches = n // b
         if not math.isfinite(loss_sum):  # stop before this epoch's weights overwrite the last good checkpoint
             raise Diverged(f"training diverged in epoch {epoch + 1} (loss {loss_sum}); "
                            + (f"{run_dir / LAST} keeps the state after epoch {epoch}; " if run_dir and epoch else "")

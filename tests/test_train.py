@@ -57,6 +57,19 @@ def test_noisy_time_keeps_order_and_adds_at_most_ten_percent_blanks():
     assert spread, "some stories must get blank slots"
 
 
+def test_noisy_time_of_an_epoch_in_one_call_is_that_of_one_call_per_batch():
+    """The training loop makes an epoch's noise at once; each batch must get what a call of its own would draw."""
+    time = torch.zeros(6, 4, 50, dtype=torch.long)  # (batches, B, M)
+    for (i, j), n in zip([(i, j) for i in range(6) for j in range(4)], torch.randint(1, 51, (24,)).tolist()):
+        time[i, j, :n] = torch.arange(n, 0, -1)
+    streams = [torch.Generator().manual_seed(s) for s in (3, 4)]
+    together = noisy_time(torch.stack([time, time.flip(1)]), 0.1, streams)  # (R, batches, B, M)
+    streams = [torch.Generator().manual_seed(s) for s in (3, 4)]
+    apart = torch.stack([noisy_time(torch.stack([time[i], time[i].flip(0)]), 0.1, streams) for i in range(6)], 1)
+    assert torch.equal(together, apart)
+    assert not torch.equal(together[:, 0], together[:, 1])  # every batch its own draws
+
+
 def test_learning_rate_schedule():
     ls = TrainConfig()
     assert [learning_rate(ls, e) for e in (0, 19, 20, 44, 45, 119)] == [0.005, 0.005, 0.005, 0.005, 0.0025,

@@ -15,33 +15,52 @@ between failing (about 52% error) and solving the task (see the README).
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 
 
-def sentence_bags(ids: torch.Tensor, vocab_size: int, encoding: str, dim: int = 0,
-                  sentence_size: int = 0) -> torch.Tensor:
+@functools.lru_cache(maxsize=64)
+def _released_weights(width: int, dim: int, sentence_size: int, device: torch.device) -> torch.Tensor:
+    """a_j and g_j of the released position encoding for word positions 1..``width``: (2, width), made once."""
+    c = [j - (sentence_size + 1) / 2 for j in range(1, width + 1)]
+    return torch.tensor([[1 - 2 * (dim + 1) * x / (dim * sentence_size) for x in c],
+                         [4 * x / sentence_size for x in c]], device=device)
+
+
+def sentence_bags(ids: torch.Tensor, vocab_size: int, encoding: str, dim: int = 0, sentence_size: int = 0,
+                  time: torch.Tensor | None = None, memory_size: int = 0) -> torch.Tensor:
     """Word-weight features of sentences: (..., J) word ids -> (..., P*V), P = 2 with position encoding, else 1.
 
     ``encoding`` is "bow", "position" (the paper's formula, J = each sentence's length) or "position-released"
     (the authors' code, J = ``sentence_size`` for every sentence; needs ``dim`` = d). Padding (id 0) gets weight 0,
-    so the nil word never contributes and its embedding row receives no gradient.
+    so the nil word never contributes and its embedding row receives no gradient. Trailing padding changes
+    nothing, so sentences of several widths can be padded to one and encoded together.
+
+    With ``time`` (...,) given, ``memory_size`` = M more features follow, (..., P*V + M): a one-hot of each
+    sentence's time index (1..M; a later time, which random noise can draw, sets the last; 0 sets none), so that
+    the product that encodes the sentences adds their temporal rows T(i) too.
     """
     mask = (ids != 0).to(torch.float32)  # (..., J)
     if encoding == "position":
         j = torch.arange(1, ids.shape[-1] + 1, dtype=torch.float32, device=ids.device)  # (J,) 1-based positions
         length = mask.sum(-1, keepdim=True).clamp(min=1)  # (..., 1) J of each sentence
         weights = torch.stack([(1 - j / length) * mask, (2 * j / length - 1) * mask], dim=-2)  # (..., 2, J) a, g
-    elif encoding == "position-released":  # a and g are the same for every sentence: made once, in Python
-        c = [j - (sentence_size + 1) / 2 for j in range(1, ids.shape[-1] + 1)]
-        a_g = torch.tensor([[1 - 2 * (dim + 1) * x / (dim * sentence_size) for x in c],
-                            [4 * x / sentence_size for x in c]], device=ids.device)  # (2, J)
-        weights = a_g * mask.unsqueeze(-2)  # (..., 2, J)
+    elif encoding == "position-released":  # a and g are the same for every sentence
+        weights = _released_weights(ids.shape[-1], dim, sentence_size, ids.device) * mask.unsqueeze(-2)
     if encoding != "bow":
-        index = torch.stack([ids, ids + vocab_size], dim=-2)  # (..., 2, J) g-weights go to the second half
+        index = torch.stack([ids, ids + vocab_size], dim=-2).flatten(-2)  # (..., 2J) g-weights: the second half
     else:
-        weights, index = mask.unsqueeze(-2), ids.unsqueeze(-2)  # (..., 1, J) bag of words
-    bags = ids.new_zeros(*ids.shape[:-1], weights.shape[-2] * vocab_size, dtype=torch.float32)
-    return bags.scatter_add(-1, index.flatten(-2), weights.flatten(-2))  # (..., P*V)
+        weights, index = mask.unsqueeze(-2), ids  # (..., 1, J) bag of words
+    weights = weights.flatten(-2)  # (..., P*J)
+    size = weights.shape[-1] // ids.shape[-1] * vocab_size  # P*V
+    if time is not None:
+        slot = size - 1 + time.clamp(1, memory_size)  # (...,) the time's column
+        index = torch.cat([index, slot.unsqueeze(-1)], -1)  # (..., P*J + 1)
+        weights = torch.cat([weights, (time > 0).to(torch.float32).unsqueeze(-1)], -1)
+        size += memory_size
+    bags = ids.new_zeros(*ids.shape[:-1], size, dtype=torch.float32)
+    return bags.scatter_add(-1, index, weights)  # (..., P*V [+ M])
 
 
 def position_weights(embedding: torch.Tensor, position: bool) -> torch.Tensor:

@@ -173,13 +173,15 @@ class AttentionGRU(nn.Module):
         Leading dimensions run in parallel: HMNet runs every kept region's rows at once."""
         d = rows.shape[-1]
         reset_in, cand_in = (rows @ self.input_map + self.input_bias).split(d, dim=-1)  # (..., n, d) each
+        # each row's inputs and gate as views made at once: the backward of one unbind is one stack, where a
+        # slice per row would fill a zero tensor of all n rows for each of them
+        steps = zip(reset_in.unbind(-2), cand_in.unbind(-2), gates.unsqueeze(-1).unbind(-2))  # (..., d|1) each
         h = rows.new_zeros(rows.shape[:-2] + (d,))  # (..., d)
-        for i in range(rows.shape[-2]):  # in time order: the recurrence is what makes the read order-sensitive
+        for reset_i, cand_i, g in steps:  # in time order: the recurrence is what makes the read order-sensitive
             reset_h, cand_h = (h @ self.state_map).split(d, dim=-1)  # (..., d) each
-            reset = torch.sigmoid(reset_in[..., i, :] + reset_h)
-            candidate = torch.tanh(cand_in[..., i, :] + reset * cand_h)
-            g = gates[..., i : i + 1]  # (..., 1)
-            h = g * candidate + (1 - g) * h
+            reset = torch.sigmoid(reset_i + reset_h)
+            candidate = torch.tanh(cand_i + reset * cand_h)
+            h = h + g * (candidate - h)  # g h̃_i + (1 - g) h_{i-1}
         return h
 
 

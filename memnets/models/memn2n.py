@@ -107,28 +107,35 @@ class MemN2N(nn.Module):
         packed = rows is not None and rows.shape[-1] <= PACK_BELOW * b * m
         if packed:  # the filled slots only; padding entries (B*M) read the last slot, as an empty one
             slot = rows.clamp(max=b * m - 1)  # (N,)
-            words, slot_time = words[slot], slot_time[slot] * (rows < b * m)  # (N, J), (N,) time 0: encodes to 0
-        filled = (slot_time > 0).unsqueeze(-1).to(torch.float32)  # (N, 1) 0 for empty slots
-        features = sentence_bags(words, cfg.vocab_size, *encoding) * filled  # (N, P*V)
-        weights = position_weights(self.embed, position)  # (n, P*V, d)
-        story_weights = weights
-        # T_A(i), T_C(i): time 0 (an empty slot) adds nothing; a time past the memory (random noise) the last row.
-        # Every slot: the slot's time joins the product as a one-hot feature (a gather and its backward cost a
-        # fifth of task 1's eager step). Filled slots only: their rows are picked (the one-hot features made the
-        # joint step 6-9% slower, docs/results/joint-step-temporal.md).
-        if self.temporal is not None and not packed:
-            features = torch.cat([features, F.one_hot(slot_time.clamp(max=cfg.memory_size), cfg.memory_size + 1)
-                                  [:, 1:].to(torch.float32)], -1)  # (N, P*V + M)
-            story_weights = torch.cat([weights, self.temporal], 1)  # (n, P*V + M, d)
-        encoded = encode(features, story_weights)  # (N, n, d) m_i or c_i in every matrix, plus T_A(i) or T_C(i)
-        if self.temporal is not None and packed:
-            slot_rows = self.temporal.transpose(0, 1)[(slot_time - 1).clamp(0, cfg.memory_size - 1)]  # (N, n, d)
-            encoded = encoded + slot_rows * filled.unsqueeze(-1)
-        if cfg.tying == "adjacent":
-            query_weights, answer_matrix = weights[:1], self.embed[-1]  # B = A_1, W^T = C_K
+            words, slot_time = words[slot], slot_time[slot] * (rows < b * m)  # (N, J), (N,) padding: time 0
+        words = words * (slot_time > 0).unsqueeze(-1)  # a slot of time 0 (empty, or padding) encodes to 0
+        # The questions are encoded in the same product as the memories, as B more rows (padded to one width):
+        # with adjacent tying B = A_1, embed[0]; with layer-wise tying B is a matrix of its own, stacked last.
+        width = max(j, query.shape[-1])
+        ids = torch.cat([F.pad(words, (0, width - j)), F.pad(query, (0, width - query.shape[-1]))])  # (N+B, J')
+        matrices = self.embed if cfg.tying == "adjacent" else torch.cat([self.embed, self.query_embed])  # (n', V, d)
+        q_matrix = 0 if cfg.tying == "adjacent" else matrices.shape[0] - 1
+        weights = position_weights(matrices, position)  # (n', P*V, d)
+        # T_A(i), T_C(i): time 0 (an empty slot, or a question) adds nothing; a time past the memory (random
+        # noise) the last row. Every slot: the slot's time joins the product as a one-hot feature (a gather and
+        # its backward cost a fifth of task 1's eager step). Filled slots only: their rows are picked (the one-hot
+        # features made the joint step 6-9% slower, docs/results/joint-step-temporal.md).
+        one_hot = self.temporal is not None and not packed
+        if one_hot:
+            temporal = self.temporal if cfg.tying == "adjacent" else F.pad(self.temporal, (0, 0, 0, 0, 0, 1))
+            weights = torch.cat([weights, temporal], 1)  # (n', P*V + M, d)
+            features = sentence_bags(ids, cfg.vocab_size, *encoding, time=F.pad(slot_time, (0, b)),
+                                     memory_size=cfg.memory_size)  # (N+B, P*V + M)
         else:
-            query_weights, answer_matrix = position_weights(self.query_embed, position), self.answer_embed
-        u = encode(sentence_bags(query, cfg.vocab_size, *encoding), query_weights)[:, 0]  # (B, d)
+            features = sentence_bags(ids, cfg.vocab_size, *encoding)  # (N+B, P*V)
+        encoded = encode(features, weights)  # (N+B, n', d) m_i or c_i in every matrix, plus T_A(i) or T_C(i)
+        encoded, u = encoded.split([encoded.shape[0] - b, b])  # (N, n', d) memories, (B, n', d) questions
+        u = u[:, q_matrix]  # (B, d) u_1 = B q
+        if self.temporal is not None and packed:
+            filled = (slot_time > 0).unsqueeze(-1).to(torch.float32)  # (N, 1) 0 for padding rows
+            slot_rows = self.temporal.transpose(0, 1)[(slot_time - 1).clamp(0, cfg.memory_size - 1)]  # (N, n, d)
+            encoded = encoded[:, :slot_rows.shape[1]] + slot_rows * filled.unsqueeze(-1)
+        answer_matrix = self.embed[-1] if cfg.tying == "adjacent" else self.answer_embed  # W^T = C_K, or W
 
         if packed:  # scores and reads of the encoded rows, added into every slot (padding rows add zeros)
             memory = encoded.unbind(-2)  # n tensors (N, d) of the encoded slots
@@ -142,28 +149,28 @@ class MemN2N(nn.Module):
                 row_p = p.reshape(b * m)[slot].unsqueeze(-1)  # (N, 1)
                 return out.new_zeros(b, out.shape[1]).index_add(0, story_of_row, row_p * out)
         else:
-            memory = encoded.view(b, m, -1, cfg.embed_dim).unbind(-2)  # n tensors (B, M, d)
+            memory = encoded.view(b, m, -1, cfg.embed_dim).unbind(-2)  # n' tensors (B, M, d)
 
-            def slot_scores(mem, u):  # (B, M, d), (B, d) -> (B, M)
+            def slot_scores(mem, u):  # (B, M, d), (B, d) -> (B, M); as fast as bmm forward, 2.5x backward
                 return (mem * u.unsqueeze(1)).sum(-1)
 
             def read(p, out):  # (B, M), (B, M, d) -> (B, d)
                 return (p.unsqueeze(-1) * out).sum(1)
 
         attention = []
-        linear = torch.as_tensor(linear)
         for k in range(cfg.hops):
             mem, out = (memory[k], memory[k + 1]) if cfg.tying == "adjacent" else (memory[0], memory[1])
             scores = slot_scores(mem, u)  # (B, M) u^T m_i
-            p = torch.where(linear, scores, scores.softmax(-1))  # (B, M) p_i, eq. (1)
+            if isinstance(linear, bool):  # one model: the branch taken in Python
+                p = scores if linear else scores.softmax(-1)  # (B, M) p_i, eq. (1)
+            else:  # a flag per restart (under vmap)
+                p = torch.where(linear, scores, scores.softmax(-1))
             o = read(p, out)  # (B, d) o = sum_i p_i c_i, eq. (2)
             u = (u @ self.hop_map.T if cfg.tying == "layerwise" else u) + o  # (B, d) u_{k+1}, §2.2
             if cfg.relu:
                 u = torch.relu(u)
             attention.append(p)
-        logits = u @ answer_matrix.T  # (B, V) eq. (3) before the softmax
-        nil = torch.arange(cfg.vocab_size, device=logits.device) == 0  # (V,) never answer <nil>
-        logits = logits.masked_fill(nil, float("-inf"))
+        logits = F.pad(u @ answer_matrix[1:].T, (1, 0), value=float("-inf"))  # (B, V) eq. (3); never <nil> (id 0)
         return MemN2NOutput(logits, tuple(attention))
 
     # -------------------------------------------------------------------------------------- training protocol
