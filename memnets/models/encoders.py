@@ -15,17 +15,25 @@ between failing (about 52% error) and solving the task (see the README).
 """
 from __future__ import annotations
 
-import functools
-
 import torch
 
 
-@functools.lru_cache(maxsize=64)
+_compiling = getattr(torch.compiler, "is_compiling", lambda: False)  # PyTorch 2.3 on
+_RELEASED: dict[tuple, torch.Tensor] = {}  # _released_weights made so far, by (width, dim, sentence_size, device)
+
+
 def _released_weights(width: int, dim: int, sentence_size: int, device: torch.device) -> torch.Tensor:
-    """a_j and g_j of the released position encoding for word positions 1..``width``: (2, width), made once."""
+    """a_j and g_j of the released position encoding for word positions 1..``width``: (2, width), made once per
+    shape in eager mode (a compiled graph makes them itself: the compiler folds them into constants)."""
+    key, compiling = (width, dim, sentence_size, str(device)), _compiling()
+    if not compiling and key in _RELEASED:
+        return _RELEASED[key]
     c = [j - (sentence_size + 1) / 2 for j in range(1, width + 1)]
-    return torch.tensor([[1 - 2 * (dim + 1) * x / (dim * sentence_size) for x in c],
-                         [4 * x / sentence_size for x in c]], device=device)
+    weights = torch.tensor([[1 - 2 * (dim + 1) * x / (dim * sentence_size) for x in c],
+                            [4 * x / sentence_size for x in c]], device=device)
+    if not compiling:
+        _RELEASED[key] = weights
+    return weights
 
 
 def sentence_bags(ids: torch.Tensor, vocab_size: int, encoding: str, dim: int = 0, sentence_size: int = 0,
